@@ -1,0 +1,120 @@
+"""Time kernelwire's Session against jupyter_client's, side by side, in one process.
+
+Both get the same inputs (orjson packer, hmac-sha256, the same key). The runs are
+interleaved (kernelwire, jupyter_client, kernelwire, ...) over several rounds and the best
+round of each is kept, so that a noisy neighbour on a shared machine hurts both alike.
+Prints rates and the ratio kernelwire / jupyter_client with the issue's goal beside it.
+
+    python benchmarks/bench_session.py [--rounds N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable
+
+import jupyter_client.session as jc
+
+import kernelwire.session as kw
+
+KEY = b"a0436f6c-1916-498b-8eb9-e81ab9368e84"
+CONTENT = {
+    "code": "import numpy as np\nprint(np.arange(10).sum())",
+    "silent": False,
+    "store_history": True,
+    "user_expressions": {},
+    "allow_stdin": True,
+    "stop_on_error": True,
+}
+
+#: name -> the goal ratio from the issue
+GOALS = {
+    "msg()+serialize": 1.8,
+    "serialize": 1.4,
+    "feed_identities+deserialize, request": 4.0,
+    "feed_identities+deserialize, reply with parent": 4.0,
+}
+
+
+def cases(session: object) -> dict[str, Callable[[], object]]:
+    """The timed operations for one Session (kernelwire's or jupyter_client's)."""
+    s = session
+    request = s.msg("execute_request", CONTENT)  # type: ignore[attr-defined]
+    request_frames = s.serialize(request, ident=[b"client-identity"])  # type: ignore[attr-defined]
+    reply = s.msg(  # type: ignore[attr-defined]
+        "execute_reply",
+        {"status": "ok", "execution_count": 7, "user_expressions": {}, "payload": []},
+        parent=request,
+        metadata={"started": "2026-01-02T03:04:05.123456Z", "dependencies_met": True},
+    )
+    reply_frames = s.serialize(reply, ident=[b"client-identity"])  # type: ignore[attr-defined]
+    feed = s.feed_identities  # type: ignore[attr-defined]
+    deserialize = s.deserialize  # type: ignore[attr-defined]
+    serialize = s.serialize  # type: ignore[attr-defined]
+    msg = s.msg  # type: ignore[attr-defined]
+
+    def msg_serialize() -> object:
+        return serialize(msg("execute_request", CONTENT), ident=[b"client-identity"])
+
+    def serialize_only() -> object:
+        return serialize(request, ident=[b"client-identity"])
+
+    def deserialize_request() -> object:
+        return deserialize(feed(request_frames)[1])
+
+    def deserialize_reply() -> object:
+        return deserialize(feed(reply_frames)[1])
+
+    s.digest_history_size = 0  # type: ignore[attr-defined]  # the same frames, again and again
+    return {
+        "msg()+serialize": msg_serialize,
+        "serialize": serialize_only,
+        "feed_identities+deserialize, request": deserialize_request,
+        "feed_identities+deserialize, reply with parent": deserialize_reply,
+    }
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``fn``, timed over about ``seconds``."""
+    n = 1000
+    while True:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return n / elapsed
+        n = int(n * max(2.0, 1.2 * seconds / max(elapsed, 1e-6)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (best kept)")
+    parser.add_argument("--seconds", type=float, default=0.2, help="time per measurement")
+    args = parser.parse_args()
+    logging.getLogger().setLevel(logging.ERROR)
+
+    ours = cases(kw.Session(key=KEY, packer="orjson"))
+    theirs = cases(jc.Session(key=KEY, packer="orjson"))
+    best: dict[str, list[float]] = {name: [0.0, 0.0] for name in ours}
+    for _ in range(args.rounds):
+        for name in ours:
+            best[name][0] = max(best[name][0], rate(ours[name], args.seconds))
+            best[name][1] = max(best[name][1], rate(theirs[name], args.seconds))
+
+    print(f"{'operation':<48} {'kernelwire':>12} {'jupyter_client':>15} {'ratio':>7} {'goal':>6}")
+    failed = 0
+    for name, (k, j) in best.items():
+        ratio = k / j
+        goal = GOALS[name]
+        mark = "ok" if ratio >= goal else "BELOW"
+        failed += ratio < goal
+        print(f"{name:<48} {k:>10,.0f}/s {j:>13,.0f}/s {ratio:>6.2f}x {goal:>5.1f}x {mark}")
+    print(f"({args.rounds} interleaved rounds, best of each; orjson packer, hmac-sha256)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,625 @@
+"""The configurable ``Session``: a traitlets facade over the sans-IO core.
+
+Code written for ``jupyter_client.session`` (or IPython 2's ``IPython.kernel.zmq.session``)
+works with ``kernelwire.session`` in its place. Traits exist for configuration; observers
+copy their values into the core (:class:`kernelwire.wire.Codec`) and plain attributes, so
+``msg``, ``serialize``, ``deserialize``, ``send`` and ``recv`` read no trait per message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import pprint
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+from traitlets import (
+    Any as AnyTrait,
+)
+from traitlets import (
+    Bool,
+    CBytes,
+    CUnicode,
+    Dict,
+    DottedObjectName,
+    Instance,
+    Integer,
+    TraitError,
+    Unicode,
+    observe,
+    validate,
+)
+from traitlets.config.configurable import Configurable, LoggingConfigurable
+from traitlets.log import get_logger
+
+from . import packers as _packers
+from ._version import protocol_version
+from .adapter import adapt
+from .jsonutil import extract_dates, json_clean, json_default, squash_dates
+from .message import (
+    Message,
+    MsgIdFactory,
+    current_pid,
+    extract_header,
+    msg_header,
+    new_id,
+    new_id_bytes,
+    utcnow,
+)
+from .packers import (
+    PICKLE_PROTOCOL,
+    has_msgpack,
+    has_orjson,
+    json_packer,
+    json_unpacker,
+    orjson_packer,
+    orjson_unpacker,
+    pickle_packer,
+    pickle_unpacker,
+)
+from .signing import DEFAULT_SCHEME, ReplayHistory, Signer, digest_for_scheme
+from .transport import DONE, recv_frames, send_frames, sync_socket
+from .wire import DELIM, Codec, feed_identities
+
+if has_msgpack:
+    from .packers import msgpack_packer, msgpack_unpacker
+
+#: Containers with more items than this are not introspected for buffers (seed-era knob).
+MAX_ITEMS = 64
+#: Objects larger than this many bytes have their buffers extracted (seed-era knob).
+MAX_BYTES = 1024
+
+_DEFAULT_PACKER = "orjson"
+_BUILTIN_PACKERS = frozenset(_packers.builtin_packers()) | {"msgpack"}
+_CORE_TRAITS = ("pack", "unpack", "key", "signature_scheme", "parse_dates")
+
+
+def squash_unicode(obj: Any) -> Any:
+    """Recursively turn every str (dict keys included) into UTF-8 bytes, in place for
+    dicts and lists (the seed-era helper)."""
+    if isinstance(obj, dict):
+        for key in list(obj.keys()):
+            obj[key] = squash_unicode(obj[key])
+            if isinstance(key, str):
+                obj[squash_unicode(key)] = obj.pop(key)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            obj[i] = squash_unicode(v)
+    elif isinstance(obj, str):
+        obj = obj.encode("utf8")
+    return obj
+
+
+session_aliases = {
+    "ident": "Session.session",
+    "user": "Session.username",
+    "keyfile": "Session.keyfile",
+}
+
+session_flags = {
+    "secure": (
+        {"Session": {"key": new_id_bytes(), "keyfile": ""}},
+        "Use HMAC digests for authentication of messages. Setting this flag will "
+        "generate a new UUID to use as the HMAC key.",
+    ),
+    "no-secure": (
+        {"Session": {"key": b"", "keyfile": ""}},
+        "Don't authenticate messages.",
+    ),
+}
+
+
+def default_secure(cfg: Any) -> None:
+    """Set ``cfg.Session.key`` to a new random key unless a key or keyfile is configured."""
+    if "Session" in cfg and ("key" in cfg.Session or "keyfile" in cfg.Session):
+        return
+    cfg.Session.key = new_id_bytes()
+
+
+class SessionFactory(LoggingConfigurable):
+    """A Configurable that builds (or is given) a Session, a zmq Context and an IOLoop."""
+
+    logname = Unicode("")
+
+    @observe("logname")
+    def _logname_changed(self, change: Any) -> None:
+        self.log = logging.getLogger(change["new"])
+
+    context = Instance("zmq.Context")
+
+    def _context_default(self) -> zmq.Context[Any]:
+        return zmq.Context()
+
+    session = Instance("kernelwire.session.Session", allow_none=True)
+
+    loop = Instance("tornado.ioloop.IOLoop")
+
+    def _loop_default(self) -> Any:
+        from tornado.ioloop import IOLoop
+
+        return IOLoop.current()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.session is None:
+            self.session = Session(**kwargs)
+
+
+class Session(Configurable):
+    """Builds, signs, sends, receives, verifies and unpacks Jupyter messages.
+
+    Configure it as ``c.Session.<trait>``. ``packer``/``unpacker`` take a built-in name
+    (``orjson``, ``json``, ``msgpack``, ``pickle``) or an import string; ``key`` empty
+    turns signing off; ``parse_dates=False`` leaves header dates as strings.
+    """
+
+    debug = Bool(False, config=True, help="Print every message sent and received.")
+    check_pid = Bool(
+        True,
+        config=True,
+        help="Refuse to send from a forked child (the parent's sockets are not the child's).",
+    )
+    packer = DottedObjectName(
+        _DEFAULT_PACKER,
+        config=True,
+        help="The packer: 'orjson', 'json', 'msgpack', 'pickle' or an import string. "
+        "A built-in name sets the unpacker too.",
+    )
+    unpacker = DottedObjectName(
+        _DEFAULT_PACKER,
+        config=True,
+        help="The unpacker: like packer; a built-in name sets the packer too.",
+    )
+    pack = AnyTrait(orjson_packer)
+    unpack = AnyTrait(orjson_unpacker)
+    session = CUnicode("", config=True, help="The UUID identifying this session.")
+    bsession = CBytes(b"")
+    username = Unicode(
+        os.environ.get("USER", "username"),
+        config=True,
+        help="Username for the Session. Default is your system username.",
+    )
+    metadata = Dict(
+        {},
+        config=True,
+        help="Default metadata, merged into the metadata of every message.",
+    )
+    adapt_version = Integer(0, help="When set, adapt sent messages to this protocol major.")
+    key = CBytes(config=True, help="Execution key, for signing messages; empty: no signing.")
+    keyfile = Unicode("", config=True, help="Path to a file holding the key.")
+    signature_scheme = Unicode(
+        DEFAULT_SCHEME,
+        config=True,
+        help="The signature scheme, 'hmac-<hashlib name>'. Ignored when key is empty.",
+    )
+    digest_mod = AnyTrait()
+    auth = Instance(hmac.HMAC, allow_none=True)
+    digest_history = Instance(ReplayHistory)
+    digest_history_size = Integer(
+        2**16,
+        config=True,
+        help="How many signatures to remember against replays (0: none).",
+    )
+    parse_dates = Bool(
+        True,
+        config=True,
+        help="Turn ISO 8601 strings of received header and parent_header into aware "
+        "datetimes, as jupyter_client does. False keeps them strings: the fastest receive.",
+    )
+    pid = Integer()
+    copy_threshold = Integer(
+        2**16,
+        config=True,
+        help="Frames of at least this many bytes are sent without copying.",
+    )
+    buffer_threshold = Integer(
+        MAX_BYTES,
+        config=True,
+        help="Threshold (bytes) beyond which an object's buffer should be extracted.",
+    )
+    item_threshold = Integer(
+        MAX_ITEMS,
+        config=True,
+        help="Containers with more items than this are not introspected.",
+    )
+
+    # ----------------------------------------------------------------- trait plumbing
+
+    def _key_default(self) -> bytes:
+        return new_id_bytes()
+
+    def _session_default(self) -> str:
+        return new_id()
+
+    def _digest_mod_default(self) -> Any:
+        return hashlib.sha256
+
+    def _digest_history_default(self) -> ReplayHistory:
+        return ReplayHistory(self.digest_history_size)
+
+    @validate("digest_history")
+    def _validate_digest_history(self, proposal: Any) -> ReplayHistory:
+        value = proposal["value"]
+        if isinstance(value, ReplayHistory):
+            return value
+        return ReplayHistory(self.digest_history_size, value)
+
+    @observe("digest_history")
+    def _digest_history_changed(self, change: Any) -> None:
+        if self._core is not None:
+            self._core.history = change["new"]
+
+    @observe("digest_history_size")
+    def _digest_history_size_changed(self, change: Any) -> None:
+        self.digest_history.resize(change["new"])
+
+    @observe("session")
+    def _session_changed(self, change: Any) -> None:
+        self.bsession = change["new"].encode("ascii")
+        self._msg_ids.session = change["new"]
+
+    @observe("packer", "unpacker")
+    def _packer_changed(self, change: Any) -> None:
+        new = change["new"]
+        if new in _BUILTIN_PACKERS:
+            self.pack = _packers.resolve(new, 0)
+            self.unpack = _packers.resolve(new, 1)
+            if change["name"] == "packer":
+                self.unpacker = new
+            else:
+                self.packer = new
+        else:
+            side = "pack" if change["name"] == "packer" else "unpack"
+            self.set_trait(side, _packers.import_item(str(new)))
+
+    @validate("pack", "unpack")
+    def _validate_callable(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if not callable(value):
+            raise TraitError(f"{proposal['trait'].name} must be callable, got {value!r}")
+        return value
+
+    @validate("signature_scheme")
+    def _validate_scheme(self, proposal: Any) -> str:
+        try:
+            self.digest_mod = digest_for_scheme(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+        return proposal["value"]  # type: ignore[no-any-return]
+
+    @observe("keyfile")
+    def _keyfile_changed(self, change: Any) -> None:
+        with open(change["new"], "rb") as f:
+            self.key = f.read().strip()
+
+    @observe(*_CORE_TRAITS)
+    def _core_trait_changed(self, change: Any) -> None:
+        if self._core is not None:
+            self._sync_core()
+
+    @observe("username", "metadata", "check_pid", "adapt_version", "copy_threshold", "debug")
+    def _plain_trait_changed(self, change: Any) -> None:
+        setattr(self, "_" + change["name"], change["new"])
+
+    def _sync_core(self) -> None:
+        """Rebuild the signer and packers of the core from the traits (on change only)."""
+        signer = Signer(self.key, self.signature_scheme)
+        self.auth = signer.auth
+        core = self._core
+        if core is None:
+            self._core = Codec(signer, self.pack, self.unpack, self.digest_history, self.parse_dates)
+        else:
+            core.signer = signer
+            core.set_packers(self.pack, self.unpack)
+            core.parse_dates = self.parse_dates
+
+    # ------------------------------------------------------------------ construction
+
+    _core: Codec | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._msg_ids = MsgIdFactory("")
+        super().__init__(**kwargs)
+        self._check_packers()
+        session_id = self.session  # the default is made on first read
+        self._msg_ids.session = session_id
+        self.bsession = session_id.encode("ascii")
+        self.pid = current_pid()
+        self._username = self.username
+        self._metadata = self.metadata
+        self._check_pid = self.check_pid
+        self._adapt_version = self.adapt_version
+        self._copy_threshold = self.copy_threshold
+        self._debug = self.debug
+        self._sync_core()
+        if not self.key:
+            get_logger().warning("Message signing is disabled.  This is insecure and not recommended!")
+
+    def _check_packers(self) -> None:
+        """Check a custom packer/unpacker pair; wrap a packer that keeps datetimes so that
+        dates always come back as ISO strings."""
+        pack, unpack = self.pack, self.unpack
+        if (pack, unpack) in _packers.builtin_packers().values():
+            return
+        sample = {"a": [1, "hi"]}
+        try:
+            packed = pack(sample)
+        except Exception as exc:
+            raise ValueError(f"packer {self.packer!r} could not serialize a simple message: {exc}") from exc
+        if not isinstance(packed, bytes):
+            raise ValueError(f"message packed to {type(packed)!r}, but bytes are required")
+        try:
+            unpacked = unpack(packed)
+        except Exception as exc:
+            raise ValueError(
+                f"unpacker {self.unpacker!r} could not handle output from packer {self.packer!r}: {exc}"
+            ) from exc
+        if unpacked != sample:
+            raise ValueError(
+                f"unpacker {self.unpacker!r} could not handle output from packer "
+                f"{self.packer!r}: got {unpacked!r} back"
+            )
+        try:
+            dates_ok = isinstance(unpack(pack({"t": utcnow()}))["t"], str)
+        except Exception:
+            dates_ok = False
+        if not dates_ok:
+            self.pack = _squashing(pack)
+
+    def clone(self) -> Session:
+        """A copy with the same configuration and a copy of the replay history.
+
+        Its msg_ids come from the same counter, so they never repeat the original's.
+        """
+        new_session = type(self)()
+        for name in self.traits():
+            if name != "digest_history":
+                setattr(new_session, name, getattr(self, name))
+        new_session.digest_history = self.digest_history.copy()
+        new_session._msg_ids = self._msg_ids
+        return new_session
+
+    # ----------------------------------------------------------------- building messages
+
+    @property
+    def msg_id(self) -> str:
+        """A new, unique message id each time it is read."""
+        return self._msg_ids()
+
+    @property
+    def none(self) -> bytes:
+        """The packed empty dict, from the current packer."""
+        return self._core.empty  # type: ignore[union-attr]
+
+    def msg_header(self, msg_type: str) -> dict[str, Any]:
+        """A new header for ``msg_type``."""
+        return msg_header(self._msg_ids(), msg_type, self._username, self._msg_ids.session)
+
+    def msg(
+        self,
+        msg_type: str,
+        content: dict[str, Any] | None = None,
+        parent: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The message dict: header, msg_id, msg_type, parent_header, content, metadata."""
+        if header is None:
+            ids = self._msg_ids
+            header = {
+                "msg_id": ids(),
+                "msg_type": msg_type,
+                "username": self._username,
+                "session": ids.session,
+                "date": utcnow(),
+                "version": protocol_version,
+            }
+        msg_metadata = self._metadata.copy()
+        if metadata is not None:
+            msg_metadata.update(metadata)
+        return {
+            "header": header,
+            "msg_id": header["msg_id"],
+            "msg_type": header["msg_type"],
+            "parent_header": {} if parent is None else extract_header(parent),
+            "content": {} if content is None else content,
+            "metadata": msg_metadata,
+        }
+
+    def sign(self, msg_list: list[Any]) -> bytes:
+        """The signature of the first four packed parts; ``b""`` when signing is off."""
+        return self._core.signer.sign(msg_list)  # type: ignore[union-attr]
+
+    def serialize(self, msg: dict[str, Any], ident: Any = None) -> list[bytes]:
+        """``[*idents, DELIM, signature, header, parent_header, metadata, content]``.
+
+        Content: None -> the packed ``{}``; a dict is packed; bytes pass through as
+        already packed; str is UTF-8 encoded; anything else is a TypeError.
+        """
+        return self._core.serialize(msg, ident)  # type: ignore[union-attr]
+
+    # ----------------------------------------------------------------------- sending
+
+    def send(
+        self,
+        stream: Any,
+        msg_or_type: dict[str, Any] | str,
+        content: dict[str, Any] | None = None,
+        parent: dict[str, Any] | None = None,
+        ident: bytes | list[bytes] | None = None,
+        buffers: list[Any] | None = None,
+        track: bool = False,
+        header: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Build (or take) a message, sign it and send it on ``stream``.
+
+        A dict given as ``msg_or_type`` is sent as it is (its header is kept) with its
+        ``buffers``; it is not modified. ``stream=None`` builds the frames without sending.
+        Returns a copy of the message with ``tracker`` (a real MessageTracker only when
+        ``track`` and the message goes zero-copy on a zmq.Socket), or None in a forked
+        child when ``check_pid`` is on.
+        """
+        msg, frames, copy = self._prepare(msg_or_type, content, parent, ident, buffers, header, metadata)
+        if frames is None:
+            return None
+        if stream is not None:
+            msg["tracker"] = send_frames(stream, frames, copy=copy, track=track)
+        else:
+            msg["tracker"] = DONE
+        if self._debug:
+            pprint.pprint(msg)
+            pprint.pprint(frames)
+        return msg
+
+    def _prepare(
+        self,
+        msg_or_type: dict[str, Any] | str,
+        content: Any,
+        parent: Any,
+        ident: Any,
+        buffers: list[Any] | None,
+        header: Any,
+        metadata: Any,
+    ) -> tuple[dict[str, Any], list[Any] | None, bool]:
+        """The message to return, its frames (None in a forked child), and the copy flag."""
+        if isinstance(msg_or_type, dict):
+            msg = dict(msg_or_type)
+            buffers = buffers or msg.get("buffers") or []
+        else:
+            msg = self.msg(msg_or_type, content=content, parent=parent, header=header, metadata=metadata)
+        if self._check_pid and current_pid() != self.pid:
+            get_logger().warning("WARNING: attempted to send message from fork\n%s", msg)
+            return msg, None, True
+        views = _buffer_views(buffers) if buffers else ()
+        if self._adapt_version:
+            msg = adapt(msg, self._adapt_version)
+        frames = self._core.serialize(msg, ident)  # type: ignore[union-attr]
+        longest = max(map(len, frames))
+        if views:
+            frames.extend(buffers)  # type: ignore[arg-type]
+            longest = max(longest, *(v.nbytes for v in views))  # bytes, not len()
+        return msg, frames, longest < self._copy_threshold
+
+    def send_raw(
+        self,
+        stream: Any,
+        msg_list: list[Any],
+        flags: int = 0,
+        copy: bool = True,
+        ident: bytes | list[bytes] | None = None,
+    ) -> None:
+        """Send already-packed parts ``[header, parent, metadata, content, *buffers]``,
+        signing the first four."""
+        frames = self._core.signed_frames(msg_list, ident)  # type: ignore[union-attr]
+        sync_socket(stream).send_multipart(frames, flags, copy=copy)
+
+    # --------------------------------------------------------------------- receiving
+
+    def recv(
+        self,
+        socket: Any,
+        mode: int = zmq.NOBLOCK,
+        content: bool = True,
+        copy: bool = True,
+    ) -> tuple[list[bytes] | None, dict[str, Any] | None]:
+        """Receive one message: ``(identities, message)``, or ``(None, None)`` when
+        ``mode`` is NOBLOCK and nothing waits."""
+        frames = recv_frames(socket, mode, copy)
+        if frames is None:
+            return None, None
+        idents, msg_list = feed_identities(frames)
+        return idents, self.deserialize(msg_list, content=content, copy=copy)
+
+    def feed_identities(self, msg_list: list[Any], copy: bool = True) -> tuple[list[bytes], list[Any]]:
+        """Split the frames at DELIM: ``(identities as bytes, the rest)``."""
+        return feed_identities(msg_list)
+
+    def deserialize(self, msg_list: list[Any], content: bool = True, copy: bool = True) -> dict[str, Any]:
+        """The message dict from the frames after DELIM; see :meth:`Codec.deserialize`.
+
+        ``content=False`` peeks: the signature is verified but not recorded and the
+        content stays packed. Buffers are memoryviews (zero-copy over zmq Frames).
+        """
+        message = self._core.deserialize(msg_list, content)  # type: ignore[union-attr]
+        if self._debug:
+            pprint.pprint(message)
+        return message
+
+    def unserialize(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Deprecated seed-era name of :meth:`deserialize`."""
+        warnings.warn(
+            "Session.unserialize is deprecated; use Session.deserialize",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.deserialize(*args, **kwargs)
+
+    def _add_digest(self, signature: bytes) -> None:
+        """Remember ``signature`` as seen (evicting the oldest when over size)."""
+        self.digest_history.add(signature)
+
+
+def _squashing(pack: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    def squashing_pack(obj: Any) -> bytes:
+        return pack(squash_dates(obj))
+
+    return squashing_pack
+
+
+def _buffer_views(buffers: list[Any]) -> list[memoryview]:
+    views = []
+    for index, buf in enumerate(buffers):
+        try:
+            view = buf if isinstance(buf, memoryview) else memoryview(buf)
+        except TypeError:
+            raise TypeError(
+                f"Buffer objects must support the buffer protocol (buffer {index} is a "
+                f"{type(buf).__name__})"
+            ) from None
+        if not view.contiguous:
+            raise ValueError(f"Buffer {index} ({view!r}) is not contiguous")
+        views.append(view)
+    return views
+
+
+__all__ = [
+    "DELIM",
+    "DONE",
+    "MAX_BYTES",
+    "MAX_ITEMS",
+    "PICKLE_PROTOCOL",
+    "Message",
+    "Session",
+    "SessionFactory",
+    "adapt",
+    "default_secure",
+    "extract_dates",
+    "extract_header",
+    "has_msgpack",
+    "has_orjson",
+    "json_clean",
+    "json_default",
+    "json_packer",
+    "json_unpacker",
+    "msg_header",
+    "new_id",
+    "new_id_bytes",
+    "orjson_packer",
+    "orjson_unpacker",
+    "pickle_packer",
+    "pickle_unpacker",
+    "protocol_version",
+    "session_aliases",
+    "session_flags",
+    "squash_dates",
+    "squash_unicode",
+    "utcnow",
+]
+if has_msgpack:
+    __all__ += ["msgpack_packer", "msgpack_unpacker"]
