@@ -392,7 +392,7 @@ class Adapter:
 
     @staticmethod
     def _adapted_content(rewrite: ContentRewrite | None, content: Content) -> Content:
-        if rewrite is None or False:
+        if rewrite is None or content.get("status") in _UNADAPTED_STATUSES:
             return dict(content)
         try:
             return rewrite(content)

@@ -28,7 +28,7 @@ def run_demo() -> int:
         if not router.poll(5000):
             print("no message arrived within 5 s")
             return 1
-        identities, message = kernel.recv(router, mode=0)
+        _identities, message = kernel.recv(router, mode=0)
         print(f"sent {sent['msg_id']} over tcp://127.0.0.1:{port}; received and verified:")
         printable = {k: v for k, v in (message or {}).items() if k != "buffers"}
         pprint.pprint(printable, sort_dicts=False)

@@ -193,7 +193,7 @@ def json_clean(obj: Any) -> Any:
         keys = [json_clean_key(k) for k in obj]
         if len(set(keys)) != len(keys):
             raise ValueError(f"dict cannot be safely converted to JSON: key collision in {obj!r}")
-        return {key: json_clean(v) for key, v in zip(keys, obj.values())}
+        return {key: json_clean(v) for key, v in zip(keys, obj.values(), strict=True)}
     return repr(obj)
 
 

@@ -18,6 +18,7 @@ from .errors import DuplicateSignature, InvalidSignature, UnsignedMessage
 
 DEFAULT_SCHEME = "hmac-sha256"
 
+
 def digest_for_scheme(scheme: str) -> Any:
     """Return the hashlib constructor named by ``hmac-<name>``; ValueError if there is none."""
     if not isinstance(scheme, str) or not scheme.startswith("hmac-"):

@@ -23,6 +23,7 @@ from .signing import ReplayHistory, Signer
 DELIM = b"<IDS|MSG>"
 #: signature, header, parent_header, metadata, content
 MIN_FRAMES = 5
+_SIGNED_FRAMES = ("header", "parent_header", "metadata", "content")
 _MAX_REASON = 200
 
 
@@ -218,12 +219,14 @@ class Codec:
         if content and body.__class__ is not dict and not isinstance(body, dict):
             raise _not_a_dict("content", body)
         if self.parse_dates:
+            name = "header"
             try:
                 extract_dates_inplace(header)
                 if parent:
+                    name = "parent_header"
                     extract_dates_inplace(parent)
             except RecursionError:
-                raise BadFrame("header", "nested too deeply") from None
+                raise BadFrame(name, "nested too deeply") from None
         message = {
             "header": header,
             "msg_id": msg_id,
@@ -241,7 +244,7 @@ class Codec:
     def _unpack_carefully(self, packed: Sequence[bytes], content: bool) -> list[Any]:
         """The slow path: the full unpacker frame by frame, naming the frame that fails."""
         unpacked: list[Any] = []
-        for name, data in zip(("header", "parent_header", "metadata", "content"), packed):
+        for name, data in zip(_SIGNED_FRAMES, packed, strict=True):
             if name == "content" and not content:
                 unpacked.append(data)
                 break
@@ -251,7 +254,9 @@ class Codec:
                 raise _unpack_failed(name, exc) from None
         return unpacked
 
-    def read(self, frames: Sequence[Any], content: bool = True) -> tuple[list[bytes], dict[str, Any]]:
+    def read(
+        self, frames: Sequence[Any], content: bool = True
+    ) -> tuple[list[bytes], dict[str, Any]]:
         """Identities and message from a whole frame list (feed_identities + deserialize)."""
         identities, rest = feed_identities(frames)
         return identities, self.deserialize(rest, content=content)
