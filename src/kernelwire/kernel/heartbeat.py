@@ -1,0 +1,38 @@
+"""The heartbeat: a REP socket in its own thread that echoes every message at once.
+
+It runs no Python per-message logic beyond the echo and never touches the Session, so it
+keeps answering while user code holds the main thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import zmq
+
+
+class Heartbeat:
+    """Echoes each message on ``url`` until the context is terminated."""
+
+    def __init__(self, context: zmq.Context[Any], url: str) -> None:
+        self._socket = context.socket(zmq.REP)
+        self._socket.linger = 0
+        self._socket.bind(url)
+        self._thread = threading.Thread(target=self._run, name="kernelwire-hb", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        socket = self._socket
+        try:
+            while True:
+                socket.send_multipart(socket.recv_multipart(copy=False), copy=False)
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            socket.close()

@@ -1,0 +1,494 @@
+"""The kernel: sockets, threads, and one handler per request type.
+
+Threads and what each owns (ZeroMQ sockets are used by one thread only):
+
+- main: the shell and stdin ROUTERs; runs user code, so ``KeyboardInterrupt`` from SIGINT
+  lands in it (the handler raises only while user code runs).
+- control: the control ROUTER; answers shutdown, interrupt and kernel_info at once, even
+  while a cell runs.
+- IOPub (see :mod:`.iopub`), heartbeat (see :mod:`.heartbeat`), stream flusher.
+
+Every request is framed by ``status: busy`` and ``status: idle`` on IOPub, parented to
+it. Messages that fail verification are logged and dropped; unknown request types are
+logged and get no reply (the spec allows kernels to leave requests they do not handle
+unanswered).
+"""
+
+from __future__ import annotations
+
+import builtins
+import getpass
+import logging
+import os
+import platform
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import zmq
+
+from .._version import __version__, protocol_version
+from ..connect import channel_url, session_from_connection_info
+from ..errors import WireError
+from .comm import CommManager
+from .display import clear_output, display, format_object, set_publisher
+from .execution import CellOutcome, Executor, error_content
+from .heartbeat import Heartbeat
+from .history import History
+from .introspection import complete, help_page, inspect_code, is_complete
+from .iopub import IOPubChannel
+from .outstream import Flusher, OutStream
+from .stdin import StdinChannel
+
+log = logging.getLogger("kernelwire.kernel")
+
+Handler = Callable[[zmq.Socket[Any], list[bytes], dict[str, Any]], None]
+
+LANGUAGE_INFO = {
+    "name": "python",
+    "version": platform.python_version(),
+    "mimetype": "text/x-python",
+    "file_extension": ".py",
+    "pygments_lexer": "python3",
+    "codemirror_mode": {"name": "python", "version": sys.version_info[0]},
+    "nbconvert_exporter": "python",
+}
+HELP_LINKS = [
+    {"text": "Python Reference", "url": "https://docs.python.org/3/"},
+    {"text": "Python Library Reference", "url": "https://docs.python.org/3/library/"},
+]
+
+_current: Kernel | None = None
+
+
+def get_kernel() -> Kernel:
+    """The kernel running in this process (for user code: comms, ``display`` plumbing)."""
+    if _current is None:
+        raise RuntimeError("no kernelwire kernel is running in this process")
+    return _current
+
+
+class Kernel:
+    """A Python kernel speaking Jupyter protocol 5.5 with kernelwire's Session."""
+
+    implementation = "kernelwire"
+
+    def __init__(self, connection_info: dict[str, Any]) -> None:
+        self.connection_info = connection_info
+        # parse_dates=False: parent headers are echoed back exactly as the client sent them.
+        self.session = session_from_connection_info(
+            connection_info, parse_dates=False, username="kernel"
+        )
+        self.context: zmq.Context[Any] = zmq.Context()
+        self.shell = self._bind(zmq.ROUTER, "shell")
+        self.control = self._bind(zmq.ROUTER, "control")
+        self.stdin_socket = self._bind(zmq.ROUTER, "stdin")
+        self.iopub = IOPubChannel(self.context, self.session, channel_url(connection_info, "iopub"))
+        self.heartbeat = Heartbeat(self.context, channel_url(connection_info, "hb"))
+        self._wake_url = f"inproc://kernelwire-wake-{id(self)}"
+        self._wake = self.context.socket(zmq.PULL)
+        self._wake.bind(self._wake_url)
+        self._wake_sender = self.context.socket(zmq.PUSH)
+        self._wake_sender.linger = 0
+        self._wake_sender.connect(self._wake_url)
+
+        self.execution_count = 0
+        self.history = History()
+        self.comms = CommManager(self._publish_comm)
+        self.flusher = Flusher()
+        self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
+        self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
+        self.flusher.streams.extend([self.stdout, self.stderr])
+        self.stdin = StdinChannel(self.stdin_socket, self.session)
+        self.stdin.before_request = self.flusher.flush_all
+        self.executor = Executor({"display": display, "clear_output": clear_output})
+
+        self._parent: dict[str, Any] = {}
+        self._executing = False
+        self._shutdown_requested = False
+        self._stopping = threading.Event()
+        self._control_thread = threading.Thread(
+            target=self._control_loop, name="kernelwire-control", daemon=True
+        )
+        self.shell_handlers: dict[str, Handler] = {
+            "execute_request": self._execute,
+            "kernel_info_request": self._kernel_info,
+            "complete_request": self._complete,
+            "inspect_request": self._inspect,
+            "is_complete_request": self._is_complete,
+            "history_request": self._history,
+            "comm_info_request": self._comm_info,
+            "comm_open": self._comm_open,
+            "comm_msg": self._comm_msg,
+            "comm_close": self._comm_close,
+            "connect_request": self._connect,
+        }
+        self.control_handlers: dict[str, Handler] = {
+            "kernel_info_request": self._kernel_info,
+            "shutdown_request": self._shutdown,
+            "interrupt_request": self._interrupt,
+        }
+
+    def _bind(self, kind: int, channel: str) -> zmq.Socket[Any]:
+        socket = self.context.socket(kind)
+        socket.linger = 1000
+        socket.bind(channel_url(self.connection_info, channel))
+        return socket
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> None:
+        """Serve until a shutdown_request arrives; restores the process state after."""
+        global _current
+        _current = self
+        saved = (sys.stdout, sys.stderr, builtins.input, getpass.getpass, sys.modules["__main__"])
+        previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        sys.stdout, sys.stderr = self.stdout, self.stderr
+        builtins.input, getpass.getpass = self.stdin.input, self.stdin.getpass
+        sys.modules["__main__"] = self.executor.module
+        set_publisher(self._publish_display)
+        self.iopub.start()
+        self.heartbeat.start()
+        self.flusher.start()
+        self._control_thread.start()
+        parent_pid = os.environ.get("JPY_PARENT_PID", "")
+        if parent_pid.isdigit():
+            threading.Thread(
+                target=self._watch_parent,
+                args=(int(parent_pid),),
+                name="kernelwire-parent-watch",
+                daemon=True,
+            ).start()
+        try:
+            self._shell_loop()
+        finally:
+            self.flusher.stop()
+            self.flusher.flush_all()
+            set_publisher(None)
+            sys.stdout, sys.stderr, builtins.input, getpass.getpass, main = saved
+            sys.modules["__main__"] = main
+            self._close()
+            signal.signal(signal.SIGINT, previous_sigint)  # late interrupts stay harmless
+            _current = None
+
+    def _shell_loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.shell, zmq.POLLIN)
+        poller.register(self._wake, zmq.POLLIN)
+        while not self._stopping.is_set():
+            ready = dict(poller.poll())
+            if self._wake in ready:
+                self._wake.recv(zmq.NOBLOCK)
+            if self.shell in ready:
+                try:
+                    frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    continue
+                self._dispatch(self.shell, self.shell_handlers, frames, "shell")
+
+    def _control_loop(self) -> None:
+        try:
+            while not self._shutdown_requested:
+                frames = self.control.recv_multipart(copy=False)
+                self._dispatch(self.control, self.control_handlers, frames, "control")
+            self._stopping.set()
+            self._wake_sender.send(b"")
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            self.control.close()
+            self._wake_sender.close()
+
+    def _watch_parent(self, parent_pid: int, interval: float = 1.0) -> None:
+        """Stop when the process that started us (JPY_PARENT_PID, set by jupyter_client)
+        is gone, so a crashed frontend leaves no orphan kernel behind."""
+        while not self._stopping.wait(interval):
+            if os.getppid() == parent_pid:
+                continue
+            log.warning("parent process %d is gone: shutting down", parent_pid)
+            self._stopping.set()
+            try:
+                waker = self.context.socket(zmq.PUSH)
+            except zmq.ZMQError:  # the kernel is already closing
+                return
+            waker.linger = 0
+            waker.connect(self._wake_url)
+            waker.send(b"")
+            waker.close()
+            return
+
+    def _close(self) -> None:
+        """Send what is queued, close every socket, and end the context."""
+        self.iopub.stop()
+        for socket in (self.shell, self.stdin_socket, self._wake):
+            socket.close()
+        self.context.term()  # ends the control and heartbeat threads if still running
+        self._control_thread.join(timeout=5)
+        self.heartbeat.join(timeout=5)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._executing:
+            raise KeyboardInterrupt
+        log.info("interrupt received while no code runs: ignored")
+
+    @contextmanager
+    def _user_code(self) -> Iterator[None]:
+        """Mark the main thread as running user code: SIGINT interrupts it meanwhile."""
+        self._executing = True
+        try:
+            yield
+        finally:
+            self._executing = False
+
+    # ---------------------------------------------------------------- dispatching
+
+    def _parse(self, frames: list[Any], channel: str) -> tuple[list[bytes], dict[str, Any]] | None:
+        try:
+            idents, msg_list = self.session.feed_identities(frames)
+            return idents, self.session.deserialize(msg_list)
+        except WireError as exc:
+            log.warning("dropped a message on %s: %s", channel, exc)
+        except Exception as exc:  # a codec bug must not take the kernel down
+            log.error("dropped a message on %s: unexpected %r", channel, exc)
+        return None
+
+    def _dispatch(
+        self, socket: zmq.Socket[Any], handlers: dict[str, Handler], frames: Any, channel: str
+    ) -> None:
+        parsed = self._parse(frames, channel)
+        if parsed is not None:
+            self._handle(socket, handlers, *parsed, channel)
+
+    def _handle(
+        self,
+        socket: zmq.Socket[Any],
+        handlers: dict[str, Handler],
+        idents: list[bytes],
+        msg: dict[str, Any],
+        channel: str,
+    ) -> None:
+        msg_type = msg["msg_type"]
+        if socket is self.shell:
+            self._parent = msg["header"]
+        self._status("busy", msg)
+        try:
+            handler = handlers.get(msg_type)
+            if handler is None:
+                log.warning("no handler for %r on %s: ignored", msg_type, channel)
+            else:
+                handler(socket, idents, msg)
+        except (Exception, KeyboardInterrupt) as exc:  # an interrupt may hit a comm callback
+            log.exception("handling %s on %s failed", msg_type, channel)
+            if msg_type.endswith("_request"):  # a malformed request still gets its answer
+                self._reply(socket, idents, msg, {"status": "error", **error_content(exc)})
+        finally:
+            if socket is self.shell:
+                self.flusher.flush_all()
+            self._status("idle", msg)
+
+    def _status(self, state: str, parent: dict[str, Any]) -> None:
+        self.iopub.publish("status", {"execution_state": state}, parent)
+
+    def _reply(
+        self,
+        socket: zmq.Socket[Any],
+        idents: list[bytes],
+        parent: dict[str, Any],
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        reply_type = parent["msg_type"].rsplit("_request", 1)[0] + "_reply"
+        self.session.send(
+            socket, reply_type, content, parent=parent, ident=idents, metadata=metadata
+        )
+
+    # ------------------------------------------------------------------ publishing
+
+    def _publish_stream(self, name: str, text: str) -> None:
+        self.iopub.publish(
+            "stream", {"name": name, "text": text}, self._parent, topic=f"stream.{name}"
+        )
+
+    def _publish_display(self, msg_type: str, content: dict[str, Any]) -> None:
+        self.flusher.flush_all()
+        self.iopub.publish(msg_type, content, self._parent)
+
+    def _publish_comm(self, msg_type: str, content: dict[str, Any], buffers: Any) -> None:
+        self.flusher.flush_all()
+        self.iopub.publish(msg_type, content, self._parent, buffers=buffers)
+
+    # ------------------------------------------------------------------- execution
+
+    def _execute(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        request = msg["content"]
+        code = str(request.get("code", ""))
+        silent = bool(request.get("silent", False))
+        store_history = bool(request.get("store_history", not silent)) and not silent
+        if store_history:
+            self.execution_count += 1
+            self.history.store(self.execution_count, code)
+        count = self.execution_count
+        if not silent:
+            self.iopub.publish("execute_input", {"code": code, "execution_count": count}, msg)
+
+        self.stdin.begin(idents, msg["header"], bool(request.get("allow_stdin", True)))
+        error: dict[str, Any] | None = None
+        page: dict[str, Any] | None = None
+        try:
+            with self._user_code():
+                page = help_page(code, self.executor.namespace)
+                outcome = CellOutcome() if page else self.executor.run_cell(code)
+                error = outcome.error
+                if outcome.has_value and not silent:
+                    data, metadata = format_object(outcome.value)
+                    self._publish_display(
+                        "execute_result",
+                        {"execution_count": count, "data": data, "metadata": metadata},
+                    )
+                    if store_history:
+                        self.history.store_output(count, str(data.get("text/plain", "")))
+        except KeyboardInterrupt as exc:  # arrived just outside the cell's own handling
+            error = error_content(exc)
+        finally:
+            self.stdin.end()
+        self.flusher.flush_all()
+        if error is not None:
+            self.iopub.publish("error", error, msg)
+
+        reply: dict[str, Any] = {
+            "status": "ok" if error is None else "error",
+            "execution_count": count,
+            "user_expressions": self._user_expressions(request.get("user_expressions") or {}),
+            "payload": [page] if page else [],
+        }
+        if error is not None:
+            reply.update(error)
+        self._reply(socket, idents, msg, reply, metadata={"status": reply["status"]})
+        if error is not None and request.get("stop_on_error", True):
+            self._abort_queued()
+
+    def _user_expressions(self, expressions: dict[str, Any]) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        for name, expression in expressions.items():
+            try:
+                with self._user_code():
+                    data, metadata = format_object(self.executor.evaluate(str(expression)))
+                results[name] = {"status": "ok", "data": data, "metadata": metadata}
+            except (Exception, KeyboardInterrupt) as exc:
+                results[name] = {"status": "error", **error_content(exc)}
+        return results
+
+    def _abort_queued(self) -> None:
+        """After a failed cell with stop_on_error: answer the execute_requests already
+        waiting with ``status: aborted`` instead of running them."""
+        while True:
+            try:
+                frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            parsed = self._parse(frames, "shell")
+            if parsed is None:
+                continue
+            idents, msg = parsed
+            if msg["msg_type"] != "execute_request":
+                self._handle(self.shell, self.shell_handlers, idents, msg, "shell")
+                continue
+            self._status("busy", msg)
+            content = {"status": "aborted", "execution_count": self.execution_count}
+            self._reply(self.shell, idents, msg, content, metadata={"status": "aborted"})
+            self._status("idle", msg)
+
+    # ---------------------------------------------------------------- introspection
+
+    def _kernel_info(
+        self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]
+    ) -> None:
+        self._reply(socket, idents, msg, self.kernel_info())
+
+    def kernel_info(self) -> dict[str, Any]:
+        """The content of ``kernel_info_reply``."""
+        return {
+            "status": "ok",
+            "protocol_version": protocol_version,
+            "implementation": self.implementation,
+            "implementation_version": __version__,
+            "language_info": LANGUAGE_INFO,
+            "banner": f"kernelwire {__version__}: Python {sys.version.split()[0]} kernel",
+            "help_links": HELP_LINKS,
+            "debugger": False,
+            "supported_features": [],
+        }
+
+    def _complete(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        content = msg["content"]
+        reply = complete(
+            str(content.get("code", "")), content.get("cursor_pos"), self.executor.namespace
+        )
+        self._reply(socket, idents, msg, reply)
+
+    def _inspect(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        content = msg["content"]
+        reply = inspect_code(
+            str(content.get("code", "")),
+            content.get("cursor_pos"),
+            int(content.get("detail_level") or 0),
+            self.executor.namespace,
+        )
+        self._reply(socket, idents, msg, reply)
+
+    def _is_complete(
+        self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]
+    ) -> None:
+        self._reply(socket, idents, msg, is_complete(str(msg["content"].get("code", ""))))
+
+    def _history(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        try:
+            reply = {"status": "ok", "history": self.history.handle_request(msg["content"])}
+        except (TypeError, ValueError) as exc:
+            reply = {"status": "error", **error_content(exc)}
+        self._reply(socket, idents, msg, reply)
+
+    # ------------------------------------------------------------------------ comms
+
+    def _comm_info(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        comms = self.comms.info(msg["content"].get("target_name"))
+        self._reply(socket, idents, msg, {"status": "ok", "comms": comms})
+
+    def _comm_open(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        with self._user_code():
+            self.comms.handle_open(msg)
+
+    def _comm_msg(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        with self._user_code():
+            self.comms.handle_msg(msg)
+
+    def _comm_close(
+        self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]
+    ) -> None:
+        with self._user_code():
+            self.comms.handle_close(msg)
+
+    def _connect(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        ports = {
+            f"{channel}_port": self.connection_info[f"{channel}_port"]
+            for channel in ("shell", "iopub", "stdin", "control", "hb")
+        }
+        self._reply(socket, idents, msg, {"status": "ok", **ports})
+
+    # ---------------------------------------------------------------------- control
+
+    def _shutdown(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        content = {"status": "ok", "restart": bool(msg["content"].get("restart", False))}
+        self._reply(socket, idents, msg, content)
+        self.iopub.publish("shutdown_reply", content, msg)
+        self._shutdown_requested = True
+        if self._executing:  # a running cell would keep the main thread from stopping
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _interrupt(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
+        if self._executing:
+            os.kill(os.getpid(), signal.SIGINT)
+        self._reply(socket, idents, msg, {"status": "ok"})
