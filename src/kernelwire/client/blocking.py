@@ -1,0 +1,463 @@
+"""A blocking client: one thread, its own sockets, every wait bounded."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any
+
+import zmq
+
+from ..connect import channel_url, load_connection_info
+from ..connect import session_from_connection_info as _session_for
+from ..session import Session
+from .errors import KernelDied, KernelTimeout
+from .launcher import KernelProcess
+from .results import Comm, ExecutionResult
+from .router import (
+    EOF_INPUT,
+    HEARTBEAT_INTERVAL,
+    REQUEST_TIMEOUT,
+    Exchange,
+    InputHandler,
+    MessageRouter,
+    OutputCallback,
+    not_ready_message,
+)
+
+#: Longest wait between checks that the kernel still lives (seconds).
+_SLICE = 0.25
+
+
+class BlockingClient:
+    """Talks to one kernel over shell, iopub, stdin, control and heartbeat.
+
+    ``connection`` is connection info or a connection file path. Give ``kernel`` (a
+    :class:`KernelProcess`) when we started the kernel: its exit is then noticed at once;
+    otherwise the heartbeat tells. Call :meth:`wait_for_ready` before the first request.
+    """
+
+    def __init__(
+        self,
+        connection: dict[str, Any] | str | os.PathLike[str],
+        *,
+        session: Session | None = None,
+        kernel: KernelProcess | None = None,
+        context: zmq.Context[Any] | None = None,
+        heartbeat_timeout: float = 5.0,
+        input_handler: InputHandler | None = None,
+    ) -> None:
+        self.info = load_connection_info(connection)
+        self.session = session if session is not None else _session_for(self.info)
+        self.kernel = kernel
+        self.heartbeat_timeout = heartbeat_timeout
+        self.input_handler = input_handler
+        self.router = MessageRouter(self.session)
+        self._context = context if context is not None else zmq.Context.instance()
+        identity = self.session.bsession
+        self.shell = self._connect("shell", zmq.DEALER, identity)
+        self.control = self._connect("control", zmq.DEALER, identity)
+        # The kernel's ROUTER drops an input_request to a peer it has not met yet:
+        # wait_for_ready waits for the stdin handshake, watched from before the connect.
+        self.stdin = self._socket(zmq.DEALER, identity)
+        self._stdin_monitor: Any = self.stdin.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self.stdin.connect(channel_url(self.info, "stdin"))
+        self.iopub = self._connect("iopub", zmq.SUB)
+        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.hb = self._connect("hb", zmq.REQ)
+        self._channels = {
+            self.shell: "shell",
+            self.control: "control",
+            self.stdin: "stdin",
+            self.iopub: "iopub",
+        }
+        self._poller = zmq.Poller()
+        for socket in (*self._channels, self.hb):
+            self._poller.register(socket, zmq.POLLIN)
+        self._ping_sent: float | None = None
+        self._last_pong = time.monotonic()
+        self.closed = False
+
+    def _socket(self, kind: int, identity: bytes | None = None) -> Any:
+        socket = self._context.socket(kind)
+        socket.linger = 0
+        if identity is not None:
+            socket.identity = identity
+        return socket
+
+    def _connect(self, channel: str, kind: int, identity: bytes | None = None) -> Any:
+        socket = self._socket(kind, identity)
+        socket.connect(channel_url(self.info, channel))
+        return socket
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the sockets (the kernel keeps running)."""
+        if not self.closed:
+            self.closed = True
+            self._stop_stdin_monitor()
+            for socket in (*self._channels, self.hb):
+                socket.close(linger=0)
+
+    def __enter__(self) -> BlockingClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def wait_for_ready(self, timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
+        """Wait until the kernel answers ``kernel_info_request`` and IOPub delivers.
+
+        A SUB socket misses what is published before its subscription reaches the
+        kernel, so this repeats kernel_info_request until some IOPub message (its status,
+        or an ``iopub_welcome``) arrives. Returns the kernel_info_reply.
+        """
+        deadline = time.monotonic() + timeout
+        reply: dict[str, Any] | None = None
+        while reply is None or not self.router.iopub_live:
+            exchange = self._send(self.shell, "kernel_info_request", {})
+            try:
+                self._wait(exchange, deadline - time.monotonic(), "kernel_info_reply")
+            except KernelTimeout as exc:
+                raise KernelTimeout(
+                    not_ready_message(timeout, self.is_alive()) + self.router.refusal_report(),
+                    exc.msg_id,
+                ) from None
+            reply = exchange.reply
+            until = min(deadline, time.monotonic() + 0.5)
+            while not self.router.iopub_live and time.monotonic() < until:
+                self._pump(until - time.monotonic())
+            if not self.router.iopub_live and time.monotonic() >= deadline:
+                raise KernelTimeout(f"no IOPub message from the kernel within {timeout:g} s")
+        if self._stdin_monitor is not None:
+            remaining = max(0.0, deadline - time.monotonic())
+            if not self._stdin_monitor.poll(int(remaining * 1000)):
+                raise KernelTimeout(f"the stdin channel did not connect within {timeout:g} s")
+            self._stop_stdin_monitor()
+        return reply
+
+    def _stop_stdin_monitor(self) -> None:
+        if self._stdin_monitor is not None:
+            self.stdin.disable_monitor()
+            self._stdin_monitor.close(linger=0)
+            self._stdin_monitor = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _send(
+        self,
+        socket: Any,
+        msg_type: str,
+        content: dict[str, Any],
+        **options: Any,
+    ) -> Exchange:
+        exchange, frames = self.router.request(msg_type, content, **options)
+        socket.send_multipart(frames, copy=False)
+        return exchange
+
+    def _pump(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for messages and handle all that arrived."""
+        ready = dict(self._poller.poll(max(0, int(timeout * 1000))))
+        if self.hb in ready:
+            self.hb.recv()
+            self._ping_sent = None
+            self._last_pong = time.monotonic()
+        for socket, channel in self._channels.items():
+            if socket not in ready:
+                continue
+            while True:
+                try:
+                    frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                msg = self.router.receive(channel, frames)
+                if msg is not None and channel == "stdin" and msg["msg_type"] == "input_request":
+                    self._answer_input(msg)
+
+    def _answer_input(self, request: dict[str, Any]) -> None:
+        exchange = self.router.exchanges.get(request["parent_header"].get("msg_id", ""))
+        handler = exchange.input_handler if exchange is not None else None
+        handler = handler or self.input_handler
+        content = request["content"]
+        value = EOF_INPUT
+        try:
+            if handler is not None:
+                value = str(handler(content.get("prompt", ""), bool(content.get("password"))))
+        except EOFError:
+            pass
+        finally:
+            # Always answer: the kernel would otherwise wait for input forever.
+            self.stdin.send_multipart(self.router.input_reply(request, value))
+
+    def _check_kernel(self) -> None:
+        """Raise KernelDied if the kernel process exited or stopped answering heartbeats."""
+        if self.kernel is not None:
+            if not self.kernel.is_running():
+                raise KernelDied(self.kernel.describe_exit())
+            return
+        now = time.monotonic()
+        if self._ping_sent is None:
+            if now - self._last_pong >= HEARTBEAT_INTERVAL:
+                self.hb.send(b"ping")
+                self._ping_sent = now
+        elif now - self._ping_sent > self.heartbeat_timeout:
+            self._reset_heartbeat()
+            raise KernelDied(
+                f"the kernel did not answer a heartbeat within {self.heartbeat_timeout} s"
+            )
+
+    def _reset_heartbeat(self) -> None:
+        """A REQ socket that lost its reply can send no more: replace it."""
+        self._poller.unregister(self.hb)
+        self.hb.close(linger=0)
+        self.hb = self._connect("hb", zmq.REQ)
+        self._poller.register(self.hb, zmq.POLLIN)
+        self._ping_sent = None
+        self._last_pong = time.monotonic()
+
+    def _wait(self, exchange: Exchange, timeout: float | None, what: str) -> None:
+        """Handle messages until ``exchange`` is done; bounded by ``timeout`` seconds (None:
+        no bound, but the kernel's death or a refused reply still ends the wait)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        refused_before = self.router.refused_replies
+        while not exchange.done:
+            self.router.check_refusals(refused_before, what)
+            self._check_kernel()
+            if deadline is None:
+                self._pump(_SLICE)
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KernelTimeout(
+                    f"no {what} within {timeout:g} s ({exchange.progress()})."
+                    + self.router.refusal_report(),
+                    msg_id=exchange.msg_id,
+                )
+            self._pump(min(remaining, _SLICE))
+
+    def _shell_request(
+        self, msg_type: str, content: dict[str, Any], timeout: float | None
+    ) -> dict[str, Any]:
+        exchange = self._send(self.shell, msg_type, content)
+        self._wait(exchange, timeout, msg_type.replace("_request", "_reply"))
+        assert exchange.reply is not None
+        return exchange.reply
+
+    # ------------------------------------------------------------------ shell requests
+
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        silent: bool = False,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool | None = None,
+        stop_on_error: bool = True,
+        output_callback: OutputCallback | None = None,
+        input_handler: InputHandler | None = None,
+    ) -> ExecutionResult:
+        """Run ``code``; returns the reply and the IOPub messages of the request, collected
+        until the kernel reports idle for it. ``output_callback`` sees each IOPub message
+        as it arrives. stdin is allowed when an input handler is given (here or on the
+        client) unless ``allow_stdin`` says otherwise."""
+        handler = input_handler or self.input_handler
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": user_expressions or {},
+            "allow_stdin": handler is not None if allow_stdin is None else allow_stdin,
+            "stop_on_error": stop_on_error,
+        }
+        exchange = self._send(
+            self.shell,
+            "execute_request",
+            content,
+            wants_idle=True,
+            output_callback=output_callback,
+            input_handler=handler,
+        )
+        self._wait(exchange, timeout, "execute_reply and idle status")
+        assert exchange.reply is not None
+        return ExecutionResult(exchange.reply, exchange.outputs)
+
+    def kernel_info(self, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
+        """The kernel_info_reply message."""
+        return self._shell_request("kernel_info_request", {}, timeout)
+
+    def complete(
+        self, code: str, cursor_pos: int | None = None, timeout: float | None = REQUEST_TIMEOUT
+    ) -> dict[str, Any]:
+        """The complete_reply message; the cursor defaults to the end of ``code``."""
+        pos = len(code) if cursor_pos is None else cursor_pos
+        return self._shell_request("complete_request", {"code": code, "cursor_pos": pos}, timeout)
+
+    def inspect(
+        self,
+        code: str,
+        cursor_pos: int | None = None,
+        detail_level: int = 0,
+        timeout: float | None = REQUEST_TIMEOUT,
+    ) -> dict[str, Any]:
+        """The inspect_reply message; the cursor defaults to the end of ``code``."""
+        pos = len(code) if cursor_pos is None else cursor_pos
+        content = {"code": code, "cursor_pos": pos, "detail_level": detail_level}
+        return self._shell_request("inspect_request", content, timeout)
+
+    def is_complete(self, code: str, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
+        """The is_complete_reply message."""
+        return self._shell_request("is_complete_request", {"code": code}, timeout)
+
+    def history(
+        self,
+        hist_access_type: str = "tail",
+        *,
+        output: bool = False,
+        raw: bool = True,
+        n: int = 10,
+        timeout: float | None = REQUEST_TIMEOUT,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """The history_reply message (``options``: session, start, stop, pattern, unique)."""
+        content = {
+            "hist_access_type": hist_access_type,
+            "output": output,
+            "raw": raw,
+            "n": n,
+            **options,
+        }
+        return self._shell_request("history_request", content, timeout)
+
+    def comm_info(
+        self, target_name: str | None = None, timeout: float | None = REQUEST_TIMEOUT
+    ) -> dict[str, Any]:
+        """The comm_info_reply message (all comms, or those of ``target_name``)."""
+        content = {} if target_name is None else {"target_name": target_name}
+        return self._shell_request("comm_info_request", content, timeout)
+
+    # ------------------------------------------------------------------ comms
+
+    def comm_open(
+        self,
+        target_name: str,
+        data: dict[str, Any] | None = None,
+        *,
+        buffers: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        comm_id: str | None = None,
+    ) -> Comm:
+        """Open a comm to the kernel's ``target_name``; the kernel's messages on it collect
+        in the returned :class:`Comm` as messages are handled (see :meth:`collect_outputs`)."""
+        comm_id = comm_id or uuid.uuid4().hex
+        content = {"comm_id": comm_id, "target_name": target_name, "data": data or {}}
+        exchange = self._send(
+            self.shell,
+            "comm_open",
+            content,
+            wants_reply=False,
+            wants_idle=True,
+            buffers=buffers,
+            metadata=metadata,
+        )
+        comm = Comm(comm_id, target_name, exchange.msg_id)
+        self.router.comms[comm_id] = comm
+        return comm
+
+    def comm_msg(
+        self,
+        comm: Comm | str,
+        data: dict[str, Any] | None = None,
+        *,
+        buffers: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Send ``data`` (and binary ``buffers``) on a comm; returns the message id."""
+        comm_id = comm.comm_id if isinstance(comm, Comm) else comm
+        content = {"comm_id": comm_id, "data": data or {}}
+        return self._send(
+            self.shell,
+            "comm_msg",
+            content,
+            wants_reply=False,
+            wants_idle=True,
+            buffers=buffers,
+            metadata=metadata,
+        ).msg_id
+
+    def comm_close(
+        self,
+        comm: Comm | str,
+        data: dict[str, Any] | None = None,
+        *,
+        buffers: list[Any] | None = None,
+    ) -> str:
+        """Close a comm; returns the message id."""
+        comm_id = comm.comm_id if isinstance(comm, Comm) else comm
+        content = {"comm_id": comm_id, "data": data or {}}
+        if isinstance(comm, Comm):
+            comm.closed = True
+        return self._send(
+            self.shell,
+            "comm_close",
+            content,
+            wants_reply=False,
+            wants_idle=True,
+            buffers=buffers,
+        ).msg_id
+
+    def collect_outputs(
+        self, msg_id: str, timeout: float | None = REQUEST_TIMEOUT
+    ) -> list[dict[str, Any]]:
+        """Wait until the request ``msg_id`` (one of the last few hundred sent) is complete:
+        the kernel reported idle for it (and replied, if it has a reply). Returns the IOPub
+        messages it caused; use it to resume a request after a timeout, or for comms."""
+        exchange = self.router.exchanges.get(msg_id)
+        if exchange is None:
+            raise KeyError(f"no recent request has msg_id {msg_id!r}")
+        self._wait(exchange, timeout, f"idle status for {exchange.msg_type}")
+        return exchange.outputs
+
+    # ------------------------------------------------------------------ control
+
+    def interrupt(self, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
+        """Ask the kernel to interrupt the running code; the interrupt_reply message."""
+        exchange = self._send(self.control, "interrupt_request", {})
+        self._wait(exchange, timeout, "interrupt_reply")
+        assert exchange.reply is not None
+        return exchange.reply
+
+    def shutdown(self, restart: bool = False, timeout: float = 10.0) -> dict[str, Any] | None:
+        """Ask the kernel to shut down; returns the shutdown_reply (None when a kernel we
+        started exited before replying). Waits for a started kernel's process to end."""
+        exchange = self._send(self.control, "shutdown_request", {"restart": restart})
+        deadline = time.monotonic() + timeout
+        try:
+            self._wait(exchange, timeout, "shutdown_reply")
+        except KernelDied:
+            return None
+        if self.kernel is not None and not restart:
+            self.kernel.wait(max(0.0, deadline - time.monotonic()))
+        return exchange.reply
+
+    def is_alive(self, timeout: float = 1.0) -> bool:
+        """Whether the kernel answers a heartbeat within ``timeout`` seconds (and, for a
+        kernel we started, whether its process runs)."""
+        if self.kernel is not None and not self.kernel.is_running():
+            return False
+        if self._ping_sent is None:
+            self.hb.send(b"ping")
+            self._ping_sent = time.monotonic()
+        if self.hb.poll(int(timeout * 1000)):
+            self.hb.recv()
+            self._ping_sent = None
+            self._last_pong = time.monotonic()
+            return True
+        self._reset_heartbeat()
+        return False
+
+
+__all__ = ["BlockingClient"]

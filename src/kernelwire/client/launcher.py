@@ -1,0 +1,167 @@
+"""Starting a kernel process on a fresh connection file, and cleaning up after it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..connect import PORT_FIELDS, write_connection_file
+from ..signing import DEFAULT_SCHEME
+from .errors import KernelStartError
+
+#: The reference kernel's command line; ``{connection_file}`` is filled in at start.
+REFERENCE_KERNEL_ARGV = ("python", "-m", "kernelwire.kernel", "-f", "{connection_file}")
+_PYTHON_NAMES = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info)}
+_OUTPUT_TAIL = 2000
+
+
+def format_argv(argv: Sequence[str], connection_file: str, resource_dir: str = "") -> list[str]:
+    """``argv`` with ``{connection_file}`` and ``{resource_dir}`` filled in; a bare
+    ``python`` first word becomes this interpreter, as Jupyter does."""
+    command = [
+        arg.replace("{connection_file}", connection_file).replace("{resource_dir}", resource_dir)
+        for arg in argv
+    ]
+    if command and command[0] in _PYTHON_NAMES:
+        command[0] = sys.executable
+    return command
+
+
+class KernelProcess:
+    """A kernel we started: its process, connection file and captured output.
+
+    ``cleanup()`` (also on leaving a ``with`` block) kills the process if it still runs
+    and removes the connection file (and ipc socket files).
+    """
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], connection_file: str, info: dict[str, Any], log: Any
+    ) -> None:
+        self.process = process
+        self.connection_file = connection_file
+        self.info = info
+        self._log = log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while the process runs."""
+        return self.process.poll()
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
+
+    def interrupt(self) -> None:
+        """SIGINT to the kernel, for kernels whose interrupt_mode is ``signal``."""
+        if self.is_running():
+            self.process.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the process to exit; True if it did."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def output(self) -> str:
+        """The tail of what the kernel process wrote to stdout and stderr."""
+        try:
+            self._log.flush()
+            size = os.fstat(self._log.fileno()).st_size
+            self._log.seek(max(0, size - _OUTPUT_TAIL))
+            return self._log.read().decode("utf-8", "replace")  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return ""
+
+    def describe_exit(self) -> str:
+        """A sentence about how the process ended, with the tail of its output."""
+        code = self.exit_code
+        if code is None:
+            return f"kernel process {self.pid} is still running"
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        tail = self.output().strip()
+        return f"kernel process {self.pid} {how}" + (f"; its output ends:\n{tail}" if tail else "")
+
+    def cleanup(self, timeout: float = 5.0) -> None:
+        """Kill the process if it still runs, reap it, and remove the files it used."""
+        if self.is_running():
+            self.process.terminate()
+            if not self.wait(timeout):
+                self.process.kill()
+                self.process.wait()
+        for path in self._files():
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        self._log.close()
+
+    def _files(self) -> list[str]:
+        files = [self.connection_file]
+        if self.info["transport"] == "ipc":
+            files += [f"{self.info['ip']}-{self.info[field]}" for field in PORT_FIELDS]
+        return files
+
+    def __enter__(self) -> KernelProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+
+def start_kernel(
+    argv: Sequence[str] = REFERENCE_KERNEL_ARGV,
+    *,
+    connection_file: str | None = None,
+    kernel_name: str = "",
+    signature_scheme: str = DEFAULT_SCHEME,
+    key: str | None = None,
+    transport: str = "tcp",
+    ip: str = "127.0.0.1",
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    resource_dir: str = "",
+) -> KernelProcess:
+    """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
+
+    The kernel runs in its own session (a terminal's Ctrl-C reaches only us), with its
+    output captured (see :meth:`KernelProcess.output`). ``JPY_PARENT_PID`` tells kernels
+    that watch their parent (ipykernel does) to exit if we die without cleaning up.
+    """
+    path, info = write_connection_file(
+        connection_file,
+        ip=ip,
+        transport=transport,
+        key=key,
+        signature_scheme=signature_scheme,
+        kernel_name=kernel_name,
+    )
+    command = format_argv(argv, path, resource_dir)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the KernelProcess)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {}), "JPY_PARENT_PID": str(os.getpid())},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        log.close()
+        os.unlink(path)
+        raise KernelStartError(f"cannot start kernel {command!r}: {exc}") from exc
+    return KernelProcess(process, path, info, log)
+
+
+__all__ = ["REFERENCE_KERNEL_ARGV", "KernelProcess", "format_argv", "start_kernel"]

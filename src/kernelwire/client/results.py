@@ -1,0 +1,90 @@
+"""What a request brings back: the reply and the IOPub messages it caused; comms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ExecutionError
+
+
+@dataclass
+class ExecutionResult:
+    """An ``execute_reply`` and the IOPub messages whose parent was the request.
+
+    ``outputs`` holds every IOPub message of the request in arrival order (status and
+    execute_input included); the properties pick out what callers usually want.
+    """
+
+    reply: dict[str, Any]
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"error"`` or ``"aborted"``, from the reply."""
+        return str(self.reply["content"].get("status", ""))
+
+    @property
+    def execution_count(self) -> int | None:
+        return self.reply["content"].get("execution_count")  # type: ignore[no-any-return]
+
+    def _stream(self, name: str) -> str:
+        return "".join(
+            m["content"].get("text", "")
+            for m in self.outputs
+            if m["msg_type"] == "stream" and m["content"].get("name") == name
+        )
+
+    @property
+    def stdout(self) -> str:
+        """All text the code wrote to stdout."""
+        return self._stream("stdout")
+
+    @property
+    def stderr(self) -> str:
+        """All text the code wrote to stderr."""
+        return self._stream("stderr")
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The MIME bundle of the ``execute_result``, if the code produced one."""
+        for m in self.outputs:
+            if m["msg_type"] == "execute_result":
+                return m["content"].get("data", {})  # type: ignore[no-any-return]
+        return None
+
+    @property
+    def displays(self) -> list[dict[str, Any]]:
+        """The ``display_data`` messages, in order."""
+        return [m for m in self.outputs if m["msg_type"] == "display_data"]
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """``{ename, evalue, traceback}`` when the code raised, else None."""
+        if self.status != "error":
+            return None
+        for m in self.outputs:
+            if m["msg_type"] == "error":
+                return m["content"]  # type: ignore[no-any-return]
+        return self.reply["content"]  # type: ignore[no-any-return]
+
+    def raise_for_error(self) -> None:
+        """Raise :class:`ExecutionError` when the code raised."""
+        error = self.error
+        if error is not None:
+            raise ExecutionError(error)
+
+
+@dataclass
+class Comm:
+    """A comm this client opened. ``received`` collects the kernel's ``comm_msg`` and
+    ``comm_close`` messages for it (buffers included) as they arrive."""
+
+    comm_id: str
+    target_name: str
+    open_msg_id: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+
+__all__ = ["Comm", "ExecutionResult"]

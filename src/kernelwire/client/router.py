@@ -1,0 +1,201 @@
+"""The sans-IO half of a client: builds requests and files what comes back.
+
+The blocking and the asyncio clients own sockets and waiting; this class decides, for each
+received message, which request it answers, so both clients match replies and IOPub
+outputs to requests (by parent ``msg_id``) in exactly the same way.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import WireError
+from ..session import Session
+from ..wire import feed_identities
+from .errors import MessageRefused
+from .results import Comm
+
+OutputCallback = Callable[[dict[str, Any]], None]
+#: ``input_handler(prompt, password) -> str``: answers the kernel's ``input_request``.
+InputHandler = Callable[[str, bool], Any]
+
+#: How many requests are remembered for late replies and outputs.
+TRACKED_REQUESTS = 256
+#: Default bound, in seconds, for requests other than execute.
+REQUEST_TIMEOUT = 60.0
+#: Between heartbeats while waiting for a kernel we did not start (seconds).
+HEARTBEAT_INTERVAL = 1.0
+#: The input_reply for "no more input": ipython-style kernels raise EOFError on it.
+EOF_INPUT = "\x04"
+
+
+def not_ready_message(timeout: float, alive: bool) -> str:
+    """Why wait_for_ready gave up, judging by whether the heartbeat answers."""
+    if not alive:
+        return f"the kernel answered neither kernel_info_request nor heartbeats in {timeout:g} s."
+    return (
+        f"the kernel answers heartbeats but sent no kernel_info_reply in {timeout:g} s: it "
+        "is busy, or refuses our messages (check that the key and signature_scheme match)."
+    )
+
+
+@dataclass
+class Exchange:
+    """One request and what has come back for it so far."""
+
+    msg_id: str
+    msg_type: str
+    wants_reply: bool
+    wants_idle: bool
+    output_callback: OutputCallback | None = None
+    input_handler: InputHandler | None = None
+    reply: dict[str, Any] | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    idle: bool = False
+
+    @property
+    def done(self) -> bool:
+        return (self.reply is not None or not self.wants_reply) and (
+            self.idle or not self.wants_idle
+        )
+
+    def progress(self) -> str:
+        """What has come back so far, for timeout messages."""
+        got = "the reply" if self.reply is not None else "no reply"
+        idle = ", idle" if self.idle else ""
+        return f"got {got}{idle} and {len(self.outputs)} IOPub message(s) for {self.msg_type}"
+
+
+@dataclass
+class Refusal:
+    """A received message that failed verification or could not be parsed."""
+
+    channel: str
+    error: WireError
+
+
+class MessageRouter:
+    """Requests in, frames out; frames in, filed under the request they answer."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.exchanges: OrderedDict[str, Exchange] = OrderedDict()
+        self.comms: dict[str, Comm] = {}
+        #: Every refused message, counted, and the last one kept for the error report.
+        self.refused = 0
+        self.refused_replies = 0
+        self.accepted = 0
+        self.last_refusal: Refusal | None = None
+        #: True once any valid IOPub message arrived: the subscription is live.
+        self.iopub_live = False
+
+    def request(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        *,
+        wants_reply: bool = True,
+        wants_idle: bool = False,
+        buffers: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        output_callback: OutputCallback | None = None,
+        input_handler: InputHandler | None = None,
+    ) -> tuple[Exchange, list[Any]]:
+        """A new request: its :class:`Exchange` and the frames to send."""
+        msg = self.session.msg(msg_type, content, metadata=metadata)
+        frames: list[Any] = self.session.serialize(msg)
+        if buffers:
+            frames.extend(buffers)
+        exchange = Exchange(
+            msg["msg_id"], msg_type, wants_reply, wants_idle, output_callback, input_handler
+        )
+        self.exchanges[exchange.msg_id] = exchange
+        while len(self.exchanges) > TRACKED_REQUESTS:
+            self.exchanges.popitem(last=False)
+        return exchange, frames
+
+    def input_reply(self, input_request: dict[str, Any], value: str) -> list[Any]:
+        """The frames answering ``input_request`` on the stdin channel."""
+        msg = self.session.msg("input_reply", {"value": value}, parent=input_request)
+        return self.session.serialize(msg)
+
+    def receive(self, channel: str, frames: list[Any]) -> dict[str, Any] | None:
+        """Verify and file one message; returns it, or None when it was refused."""
+        try:
+            _, msg_list = feed_identities(frames)
+            msg = self.session.deserialize(msg_list)
+        except WireError as exc:
+            self.refused += 1
+            if channel in ("shell", "control"):
+                self.refused_replies += 1
+            self.last_refusal = Refusal(channel, exc)
+            return None
+        self.accepted += 1
+        parent_id = msg["parent_header"].get("msg_id")
+        exchange = self.exchanges.get(parent_id) if parent_id else None
+        if channel == "iopub":
+            self.iopub_live = True
+            self._file_output(msg, exchange)
+        elif channel in ("shell", "control") and exchange is not None:
+            exchange.reply = msg
+        return msg
+
+    def _file_output(self, msg: dict[str, Any], exchange: Exchange | None) -> None:
+        content = msg["content"]
+        if msg["msg_type"] in ("comm_msg", "comm_close"):
+            comm = self.comms.get(content.get("comm_id", ""))
+            if comm is not None:
+                comm.received.append(msg)
+                comm.closed = comm.closed or msg["msg_type"] == "comm_close"
+        if exchange is None:
+            return
+        exchange.outputs.append(msg)
+        if msg["msg_type"] == "status" and content.get("execution_state") == "idle":
+            exchange.idle = True
+        callback = exchange.output_callback
+        if callback is not None:
+            try:
+                callback(msg)
+            except BaseException:
+                # Raised to the caller once; later outputs of the request are only kept.
+                exchange.output_callback = None
+                raise
+
+    def check_refusals(self, replies_refused_before: int, what: str) -> None:
+        """Raise MessageRefused when a reply was refused since the count was
+        ``replies_refused_before``, or when messages were refused and none accepted yet:
+        either way the key (or scheme) differs from the kernel's, and waiting is futile."""
+        if self.refused_replies == replies_refused_before and (self.accepted or not self.refused):
+            return
+        refusal = self.last_refusal
+        raise MessageRefused(
+            f"a message from the kernel failed verification while waiting for {what}."
+            + self.refusal_report()
+        ) from (refusal.error if refusal else None)
+
+    def refusal_report(self) -> str:
+        """A sentence about refused messages, for error messages ("" when none)."""
+        last = self.last_refusal
+        if last is None:
+            return ""
+        return (
+            f" {self.refused} message(s) from the kernel were refused; the last, on "
+            f"{last.channel}: {type(last.error).__name__}: {last.error}. Check that the "
+            "key and signature_scheme match the kernel's."
+        )
+
+
+__all__ = [
+    "EOF_INPUT",
+    "HEARTBEAT_INTERVAL",
+    "REQUEST_TIMEOUT",
+    "TRACKED_REQUESTS",
+    "Exchange",
+    "InputHandler",
+    "MessageRouter",
+    "OutputCallback",
+    "not_ready_message",
+]
