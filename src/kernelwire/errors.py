@@ -35,6 +35,10 @@ class MissingHeaderField(MalformedMessage, KeyError):
         # KeyError.__str__ would repr() the message and wrap it in quotes.
         return str(self.args[0])
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # rebuilt from (field, message), not from args, e.g. across a process pool
+        return type(self), (self.field, str(self.args[0]))
+
 
 class BadFrame(MalformedMessage, ValueError):
     """A frame could not be unpacked, or unpacked to the wrong type.
@@ -46,6 +50,9 @@ class BadFrame(MalformedMessage, ValueError):
         self.frame = frame
         self.reason = reason
         super().__init__(f"bad {frame} frame: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.frame, self.reason)
 
 
 class SignatureError(WireError, ValueError):

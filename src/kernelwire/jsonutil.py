@@ -29,8 +29,15 @@ ISO8601_PAT = re.compile(
     r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|([\+\-]\d{2}:?\d{2}))?$"
 )
 
+#: What kernelwire converts: ISO8601_PAT (jupyter_client's public pattern) without what
+#: dateutil refuses there: non-ASCII digits, a trailing newline, offset minutes over 59.
+_STRICT_PAT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(Z|[\+\-][0-9]{2}:?[0-5][0-9])?"
+)
+
 utc = timezone.utc
-_match = ISO8601_PAT.match
+_match = _STRICT_PAT.fullmatch
 _ZERO = timedelta(0)
 _fromisoformat = datetime.fromisoformat
 
@@ -38,7 +45,8 @@ _fromisoformat = datetime.fromisoformat
 def _fromisoformat_compat(s: str) -> datetime:
     """``fromisoformat`` for Python 3.10, which rejects ``Z``, ``+HHMM`` and odd fractions."""
     match = ISO8601_PAT.match(s)
-    assert match is not None
+    if match is None:  # the receive path's positional check let a non-timestamp through
+        raise ValueError(f"not an ISO 8601 timestamp: {s!r}")
     base, fraction, zone = match.group(1), match.group(2) or "", match.group(3) or ""
     if fraction:
         fraction = fraction.ljust(7, "0")
@@ -46,18 +54,35 @@ def _fromisoformat_compat(s: str) -> datetime:
         zone = "+00:00"
     elif zone and ":" not in zone:
         zone = zone[:3] + ":" + zone[3:]
-    return _fromisoformat(base + fraction + zone)
+    return datetime.fromisoformat(base + fraction + zone)  # not _fromisoformat: that is us
 
 
 if sys.version_info < (3, 11):
     _fromisoformat = _fromisoformat_compat
 
 
+def _end_of_day(s: str) -> datetime | None:
+    """ISO 8601's ``24:00:00`` (the end of a day) as the next midnight, as dateutil reads
+    it (jupyter_client converts it); None for anything else fromisoformat refused."""
+    if s[11:13] != "24":
+        return None
+    try:
+        dt = _fromisoformat(s[:11] + "00" + s[13:])
+    except ValueError:
+        return None
+    if dt.minute or dt.second or dt.microsecond:
+        return None
+    return dt + timedelta(days=1)
+
+
 def _to_datetime(s: str) -> str | datetime:
     try:
         dt = _fromisoformat(s)
     except ValueError:  # the right shape but no date, e.g. month 13: leave it a string
-        return s
+        end_of_day = _end_of_day(s)
+        if end_of_day is None:
+            return s
+        dt = end_of_day
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=utc)
 
 
@@ -106,7 +131,10 @@ def extract_dates_inplace(d: dict[str, Any]) -> dict[str, Any]:
             try:
                 dt = _fromisoformat(v)
             except ValueError:  # the right shape but no date, e.g. month 13
-                continue
+                end_of_day = _end_of_day(v)
+                if end_of_day is None:
+                    continue
+                dt = end_of_day
             d[k] = dt if dt.tzinfo is not None else dt.replace(tzinfo=utc)
         elif v.__class__ is dict or v.__class__ is list:
             d[k] = extract_dates(v)

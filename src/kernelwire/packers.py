@@ -11,8 +11,12 @@ bytes               base64 text (JSON has no binary; send binary as buffers)
 int/float/bool/None dict keys become their JSON text: ``"1"``, ``"1.5"``, ``"true"``,
 keys                ``"null"``; any other non-string key is a TypeError
 ints beyond 64 bit  written exactly
-sets, tuples,       written as lists; numpy scalars as numbers
-generators
+sets, tuples,       written as lists (NaN inside them as ``null`` too); numpy
+generators, arrays  scalars as numbers; a generator is read once, never emptied
+                    by a retry
+floats              the shortest digits that read back exactly; the exponent is
+                    spelled by each library (``1e+16`` json, ``1e16`` orjson), so
+                    only texts of floats with an exponent differ, not their values
 ==================  ============================================================
 
 The output is compact JSON (no spaces). Unpacking is tolerant like jupyter_client's: if
@@ -29,7 +33,7 @@ import importlib
 import json
 import math
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -44,20 +48,35 @@ Unpacker = Callable[[Any], Any]
 _ORJSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
+class _OneShotIterator(TypeError):
+    """Raised by the packers' default hook instead of consuming a generator: a first
+    attempt that failed later on would leave the retry nothing to write."""
+
+
+def _pack_default(obj: Any) -> Any:
+    if isinstance(obj, Iterator):
+        raise _OneShotIterator("a one-shot iterator: packed on the careful path")
+    return json_default(obj)
+
+
 def _strict(obj: Any) -> Any:
-    """A copy where what JSON text cannot say directly is said our way (see above)."""
+    """A copy where what JSON text cannot say directly is said our way (see above):
+    non-finite floats as None at any depth (sets and arrays included), keys as text,
+    every iterable that is not text or bytes as a list."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {json_clean_key(k): _strict(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_strict(v) for v in obj]
-    return obj
+    if isinstance(obj, str | bytes | bytearray | memoryview) or not isinstance(obj, Iterable):
+        return obj
+    return [_strict(v) for v in obj]
 
 
 def _json_dumps(obj: Any) -> str:
     return json.dumps(
-        obj, default=json_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        obj, default=_pack_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     )
 
 
@@ -66,6 +85,8 @@ def json_packer(obj: Any) -> bytes:
     try:
         text = _json_dumps(obj)
     except ValueError:  # a NaN or an infinity somewhere
+        text = _json_dumps(_strict(obj))
+    except _OneShotIterator:  # a generator somewhere: make it a list once, then write
         text = _json_dumps(_strict(obj))
     try:
         return text.encode("utf-8")
@@ -85,8 +106,8 @@ def json_unpacker(data: Any) -> Any:
 def orjson_packer(obj: Any) -> bytes:
     """Pack with orjson; what it cannot express goes through :func:`json_packer`."""
     try:
-        return orjson.dumps(obj, default=json_default, option=_ORJSON_OPTIONS)
-    except TypeError:  # non-str keys, ints beyond 64 bit, lone surrogates
+        return orjson.dumps(obj, default=_pack_default, option=_ORJSON_OPTIONS)
+    except TypeError:  # non-str keys, ints beyond 64 bit, lone surrogates, generators
         return json_packer(obj)
 
 

@@ -25,9 +25,11 @@ def digest_for_scheme(scheme: str) -> Any:
         raise ValueError(f"signature_scheme must have the form 'hmac-<hash>', got {scheme!r}")
     name = scheme[len("hmac-") :]
     try:
-        hashlib.new(name)
+        digest_size = hashlib.new(name).digest_size
     except (ValueError, TypeError):
         raise ValueError(f"signature_scheme {scheme!r}: hashlib has no hash {name!r}") from None
+    if not digest_size:  # shake_128/shake_256: HMAC needs a fixed-size digest
+        raise ValueError(f"signature_scheme {scheme!r}: {name!r} has no fixed digest size")
     constructor = getattr(hashlib, name, None)
     return constructor if constructor is not None else (lambda data=b"": hashlib.new(name, data))
 
@@ -66,10 +68,14 @@ class Signer:
         return self._template
 
     def sign(self, parts: Sequence[Any]) -> bytes:
-        """The signature (hex ASCII bytes) of the first four ``parts``; ``b""`` with no key."""
+        """The signature (hex ASCII bytes) of the first four ``parts`` (of all, when there
+        are fewer); ``b""`` with no key."""
         if self._inner is None:
             return b""
-        return self._hexdigest(parts[0], parts[1], parts[2], parts[3])
+        try:
+            return self._hexdigest(parts[0], parts[1], parts[2], parts[3])
+        except IndexError:  # fewer parts: sign what there is, as jupyter_client does
+            return self._hexdigest(*parts, *(b"",) * (4 - len(parts)))
 
     def _hexdigest(self, header: Any, parent: Any, metadata: Any, content: Any) -> bytes:
         inner = self._inner.copy()
@@ -167,7 +173,13 @@ class ReplayHistory:
         if count >= current:
             self._entries.clear()
             return
-        for signature in list(islice(self._entries, count)):  # one C call: atomic
+        try:
+            oldest = list(islice(self._entries, count))
+        except RuntimeError:
+            # another thread added between making the iterator and reading it (a bytecode
+            # boundary); list(dict) makes and reads its iterator in one C call
+            oldest = list(self._entries)[:count]
+        for signature in oldest:
             self._entries.pop(signature, None)
 
     def resize(self, maxsize: int) -> None:
