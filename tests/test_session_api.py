@@ -11,6 +11,7 @@ import os
 import pickle
 import re
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,17 @@ def test_session_factory(zmq_ctx: zmq.Context[Any], recwarn: pytest.WarningsReco
     assert factory.context is zmq_ctx
     given = Session(key=KEY)
     assert SessionFactory(session=given, context=zmq_ctx).session is given
+
+
+def test_session_factory_routes_session_traits_without_deprecation(
+    zmq_ctx: zmq.Context[Any],
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        factory = SessionFactory(logname="f", context=zmq_ctx, key=KEY, packer="json")
+    assert factory.session.key == KEY
+    assert factory.session.packer == "json"
+    assert factory.log.name == "f"
 
 
 # ------------------------------------------------------------------ traits

@@ -299,3 +299,15 @@ def test_session_deserialize_across_threads_accepts_each_message_once() -> None:
     _run_threads(worker)
     assert sum(ok for ok, _ in outcomes) == len(messages)
     assert sum(dup for _, dup in outcomes) == len(messages) * (THREADS - 1)
+
+
+def test_history_discard_and_remove_like_a_set() -> None:
+    history = ReplayHistory(10, [b"a", b"b"])
+    history.discard(b"a")
+    history.discard(b"never-seen")
+    history.remove(b"b")
+    assert len(history) == 0
+    with pytest.raises(KeyError):
+        history.remove(b"b")
+    history.check(b"a")  # forgotten, so accepted again
+    assert b"a" in history

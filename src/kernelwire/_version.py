@@ -4,4 +4,4 @@ __version__ = "0.1.0"
 
 #: The Jupyter messaging protocol version kernelwire speaks and stamps in headers.
 protocol_version_info = (5, 5)
-protocol_version = "%i.%i" % protocol_version_info
+protocol_version = "{}.{}".format(*protocol_version_info)

@@ -14,7 +14,7 @@ import logging
 import os
 import pprint
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import zmq
@@ -63,7 +63,7 @@ from .packers import (
     pickle_unpacker,
 )
 from .signing import DEFAULT_SCHEME, ReplayHistory, Signer, digest_for_scheme
-from .transport import DONE, recv_frames, send_frames, sync_socket
+from .transport import DONE, arecv_frames, asend_frames, recv_frames, send_frames
 from .wire import DELIM, Codec, feed_identities
 
 if has_msgpack:
@@ -145,9 +145,19 @@ class SessionFactory(LoggingConfigurable):
         return IOLoop.current()
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        # Session traits (key=..., packer=...) go to the Session it builds; the rest to
+        # the factory; config and parent to both. (jupyter_client passes everything to
+        # both, which traitlets deprecates.)
+        shared = {k: kwargs[k] for k in ("config", "parent") if k in kwargs}
+        for_session = {
+            k: v
+            for k, v in kwargs.items()
+            if Session.class_traits().get(k) and not self.has_trait(k)
+        }
+        for_factory = {k: v for k, v in kwargs.items() if k not in for_session}
+        super().__init__(**for_factory)
         if self.session is None:
-            self.session = Session(**kwargs)
+            self.session = Session(**for_session, **shared)
 
 
 class Session(Configurable):
@@ -302,7 +312,7 @@ class Session(Configurable):
         if self._core is not None:
             self._sync_core()
 
-    @observe("username", "metadata", "check_pid", "adapt_version", "copy_threshold", "debug")
+    @observe("username", "metadata", "check_pid", "adapt_version", "copy_threshold", "debug", "pid")
     def _plain_trait_changed(self, change: Any) -> None:
         setattr(self, "_" + change["name"], change["new"])
 
@@ -312,7 +322,9 @@ class Session(Configurable):
         self.auth = signer.auth
         core = self._core
         if core is None:
-            self._core = Codec(signer, self.pack, self.unpack, self.digest_history, self.parse_dates)
+            self._core = Codec(
+                signer, self.pack, self.unpack, self.digest_history, self.parse_dates
+            )
         else:
             core.signer = signer
             core.set_packers(self.pack, self.unpack)
@@ -321,6 +333,7 @@ class Session(Configurable):
     # ------------------------------------------------------------------ construction
 
     _core: Codec | None = None
+    _pid: int  # the pid trait, read per message without trait machinery
 
     def __init__(self, **kwargs: Any) -> None:
         self._msg_ids = MsgIdFactory("")
@@ -338,7 +351,9 @@ class Session(Configurable):
         self._debug = self.debug
         self._sync_core()
         if not self.key:
-            get_logger().warning("Message signing is disabled.  This is insecure and not recommended!")
+            get_logger().warning(
+                "Message signing is disabled.  This is insecure and not recommended!"
+            )
 
     def _check_packers(self) -> None:
         """Check a custom packer/unpacker pair; wrap a packer that keeps datetimes so that
@@ -350,14 +365,17 @@ class Session(Configurable):
         try:
             packed = pack(sample)
         except Exception as exc:
-            raise ValueError(f"packer {self.packer!r} could not serialize a simple message: {exc}") from exc
+            raise ValueError(
+                f"packer {self.packer!r} could not serialize a simple message: {exc}"
+            ) from exc
         if not isinstance(packed, bytes):
             raise ValueError(f"message packed to {type(packed)!r}, but bytes are required")
         try:
             unpacked = unpack(packed)
         except Exception as exc:
             raise ValueError(
-                f"unpacker {self.unpacker!r} could not handle output from packer {self.packer!r}: {exc}"
+                f"unpacker {self.unpacker!r} could not handle output from packer "
+                f"{self.packer!r}: {exc}"
             ) from exc
         if unpacked != sample:
             raise ValueError(
@@ -459,13 +477,25 @@ class Session(Configurable):
     ) -> dict[str, Any] | None:
         """Build (or take) a message, sign it and send it on ``stream``.
 
-        A dict given as ``msg_or_type`` is sent as it is (its header is kept) with its
-        ``buffers``; it is not modified. ``stream=None`` builds the frames without sending.
-        Returns a copy of the message with ``tracker`` (a real MessageTracker only when
-        ``track`` and the message goes zero-copy on a zmq.Socket), or None in a forked
-        child when ``check_pid`` is on.
+        ``stream`` is a zmq.Socket, a zmq.asyncio.Socket (sent through a blocking shadow,
+        as jupyter_client does: use :meth:`asend` in a coroutine), a ZMQStream (queued),
+        or None (the message is built, nothing is sent). A dict given as ``msg_or_type``
+        is sent as it is (its header is kept) with its ``buffers``; it is not modified.
+        Buffers: anything with the buffer protocol, C- or Fortran-contiguous (TypeError,
+        ValueError otherwise), sent as their raw memory. When the largest frame reaches
+        ``copy_threshold`` bytes the message goes zero-copy, and ``track=True`` then
+        returns a real MessageTracker, done when libzmq has released every buffer; do
+        not modify the buffers before. Returns a copy of the message with ``tracker``.
+
+        In a forked child (``check_pid`` on, pid not :attr:`pid`) nothing is sent: the
+        parent's sockets are not the child's. A warning is logged and None returned, as
+        in jupyter_client. A child that made its own sockets sets ``check_pid = False``
+        or adopts its pid (``session.pid = os.getpid()``). Fork detection costs no
+        system call per message: the pid is refreshed by ``os.register_at_fork``.
         """
-        msg, frames, copy = self._prepare(msg_or_type, content, parent, ident, buffers, header, metadata)
+        msg, frames, copy = self._prepare(
+            msg_or_type, content, parent, ident, buffers, header, metadata
+        )
         if frames is None:
             return None
         if stream is not None:
@@ -473,8 +503,36 @@ class Session(Configurable):
         else:
             msg["tracker"] = DONE
         if self._debug:
-            pprint.pprint(msg)
-            pprint.pprint(frames)
+            _print_sent(msg, frames)
+        return msg
+
+    async def asend(
+        self,
+        stream: Any,
+        msg_or_type: dict[str, Any] | str,
+        content: dict[str, Any] | None = None,
+        parent: dict[str, Any] | None = None,
+        ident: bytes | list[bytes] | None = None,
+        buffers: list[Any] | None = None,
+        track: bool = False,
+        header: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """:meth:`send` as a coroutine, for a zmq.asyncio.Socket (asyncio, or anyio on
+        its asyncio backend). At the high-water mark it waits for room while the event
+        loop runs on. A blocking zmq.Socket is waited on the same way; a ZMQStream
+        queues. Same arguments, result and forked-child behaviour as :meth:`send`."""
+        msg, frames, copy = self._prepare(
+            msg_or_type, content, parent, ident, buffers, header, metadata
+        )
+        if frames is None:
+            return None
+        if stream is not None:
+            msg["tracker"] = await asend_frames(stream, frames, copy=copy, track=track)
+        else:
+            msg["tracker"] = DONE
+        if self._debug:
+            _print_sent(msg, frames)
         return msg
 
     def _prepare(
@@ -492,8 +550,10 @@ class Session(Configurable):
             msg = dict(msg_or_type)
             buffers = buffers or msg.get("buffers") or []
         else:
-            msg = self.msg(msg_or_type, content=content, parent=parent, header=header, metadata=metadata)
-        if self._check_pid and current_pid() != self.pid:
+            msg = self.msg(
+                msg_or_type, content=content, parent=parent, header=header, metadata=metadata
+            )
+        if self._check_pid and current_pid() != self._pid:
             get_logger().warning("WARNING: attempted to send message from fork\n%s", msg)
             return msg, None, True
         views = _buffer_views(buffers) if buffers else ()
@@ -506,6 +566,13 @@ class Session(Configurable):
             longest = max(longest, *(v.nbytes for v in views))  # bytes, not len()
         return msg, frames, longest < self._copy_threshold
 
+    def _raw_frames(self, msg_list: list[Any], ident: Any) -> list[Any] | None:
+        """Signed frames for :meth:`send_raw`; None (with a warning) in a forked child."""
+        if self._check_pid and current_pid() != self._pid:
+            get_logger().warning("WARNING: attempted to send raw message from fork")
+            return None
+        return self._core.signed_frames(msg_list, ident)  # type: ignore[union-attr]
+
     def send_raw(
         self,
         stream: Any,
@@ -515,9 +582,24 @@ class Session(Configurable):
         ident: bytes | list[bytes] | None = None,
     ) -> None:
         """Send already-packed parts ``[header, parent, metadata, content, *buffers]``,
-        signing the first four."""
-        frames = self._core.signed_frames(msg_list, ident)  # type: ignore[union-attr]
-        sync_socket(stream).send_multipart(frames, flags, copy=copy)
+        signing the first four. Like :meth:`send`, nothing is sent from a forked child
+        while ``check_pid`` is on."""
+        frames = self._raw_frames(msg_list, ident)
+        if frames is not None:
+            send_frames(stream, frames, copy=copy, flags=flags)
+
+    async def asend_raw(
+        self,
+        stream: Any,
+        msg_list: list[Any],
+        flags: int = 0,
+        copy: bool = True,
+        ident: bytes | list[bytes] | None = None,
+    ) -> None:
+        """:meth:`send_raw` as a coroutine: waits for room without blocking the loop."""
+        frames = self._raw_frames(msg_list, ident)
+        if frames is not None:
+            await asend_frames(stream, frames, copy=copy, flags=flags)
 
     # --------------------------------------------------------------------- receiving
 
@@ -529,18 +611,41 @@ class Session(Configurable):
         copy: bool = True,
     ) -> tuple[list[bytes] | None, dict[str, Any] | None]:
         """Receive one message: ``(identities, message)``, or ``(None, None)`` when
-        ``mode`` is NOBLOCK and nothing waits."""
+        ``mode`` is NOBLOCK and nothing waits. ``socket`` may be a zmq.Socket, a
+        zmq.asyncio.Socket (read through a blocking shadow) or a ZMQStream (its socket).
+        ``copy=False``: buffers are memoryviews over the received zmq Frames."""
         frames = recv_frames(socket, mode, copy)
         if frames is None:
             return None, None
         idents, msg_list = feed_identities(frames)
         return idents, self.deserialize(msg_list, content=content, copy=copy)
 
-    def feed_identities(self, msg_list: list[Any], copy: bool = True) -> tuple[list[bytes], list[Any]]:
+    async def arecv(
+        self,
+        socket: Any,
+        mode: int = 0,
+        content: bool = True,
+        copy: bool = True,
+    ) -> tuple[list[bytes] | None, dict[str, Any] | None]:
+        """:meth:`recv` as a coroutine. Unlike ``recv``, the default ``mode=0`` AWAITS a
+        message (the event loop runs meanwhile); ``mode=zmq.NOBLOCK`` returns
+        ``(None, None)`` at once when nothing waits. A ZMQStream's messages go to its
+        ``on_recv`` callback, so on a ZMQStream only NOBLOCK is accepted (TypeError)."""
+        frames = await arecv_frames(socket, mode, copy)
+        if frames is None:
+            return None, None
+        idents, msg_list = feed_identities(frames)
+        return idents, self.deserialize(msg_list, content=content, copy=copy)
+
+    def feed_identities(
+        self, msg_list: Sequence[Any], copy: bool = True
+    ) -> tuple[list[bytes], Sequence[Any]]:
         """Split the frames at DELIM: ``(identities as bytes, the rest)``."""
         return feed_identities(msg_list)
 
-    def deserialize(self, msg_list: list[Any], content: bool = True, copy: bool = True) -> dict[str, Any]:
+    def deserialize(
+        self, msg_list: Sequence[Any], content: bool = True, copy: bool = True
+    ) -> dict[str, Any]:
         """The message dict from the frames after DELIM; see :meth:`Codec.deserialize`.
 
         ``content=False`` peeks: the signature is verified but not recorded and the
@@ -563,6 +668,11 @@ class Session(Configurable):
     def _add_digest(self, signature: bytes) -> None:
         """Remember ``signature`` as seen (evicting the oldest when over size)."""
         self.digest_history.add(signature)
+
+
+def _print_sent(msg: dict[str, Any], frames: list[Any]) -> None:
+    pprint.pprint(msg)
+    pprint.pprint(frames)
 
 
 def _squashing(pack: Callable[[Any], bytes]) -> Callable[[Any], bytes]:

@@ -163,6 +163,14 @@ class ReplayHistory:
                 if len(self._entries) > self.maxsize:
                     self._evict()
 
+    def discard(self, signature: bytes) -> None:
+        """Forget ``signature`` if it is remembered (set-like, as jupyter_client's set)."""
+        self._entries.pop(signature, None)
+
+    def remove(self, signature: bytes) -> None:
+        """Forget ``signature``; KeyError if it is not remembered."""
+        del self._entries[signature]
+
     def update(self, signatures: Iterable[bytes]) -> None:
         for signature in signatures:
             self.add(signature)
