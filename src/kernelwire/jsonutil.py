@@ -112,31 +112,26 @@ def extract_dates_inplace(d: dict[str, Any]) -> dict[str, Any]:
     position (fromisoformat then checks the digits), which skips the regex.
     """
     for k, v in d.items():
-        if v.__class__ is str:
-            # v[10:11] is "" for short strings: one test rejects both short and non-dates
-            if v[10:11] != "T" or v[4] != "-":
+        if type(v) is str:
+            # cheapest first: length and an index, no slice (this loop is per message)
+            if len(v) < 19 or v[10] != "T" or v[4] != "-":
                 continue
-            if not (
-                (
-                    len(v) == 27
-                    and v[26] == "Z"
-                    and v[19] == "."
-                    and v[16] == ":"
-                    and v[13] == ":"
-                    and v[7] == "-"
-                )
-                or _match(v)
+            if (
+                len(v) == 27
+                and v[26] == "Z"
+                and v[19] == "."
+                and v[16] == ":"
+                and v[13] == ":"
+                and v[7] == "-"
             ):
-                continue
-            try:
-                dt = _fromisoformat(v)
-            except ValueError:  # the right shape but no date, e.g. month 13
-                end_of_day = _end_of_day(v)
-                if end_of_day is None:
+                try:
+                    d[k] = _fromisoformat(v)  # aware: it ends in Z
                     continue
-                dt = end_of_day
-            d[k] = dt if dt.tzinfo is not None else dt.replace(tzinfo=utc)
-        elif v.__class__ is dict or v.__class__ is list:
+                except ValueError:
+                    pass  # e.g. 24:00:00; the general path below decides
+            if _match(v):
+                d[k] = _to_datetime(v)
+        elif type(v) is dict or type(v) is list:
             d[k] = extract_dates(v)
     return d
 

@@ -96,7 +96,16 @@ class Signer:
             return
         if not signature:
             raise UnsignedMessage("Unsigned Message: the signature frame is empty")
-        if not hmac.compare_digest(signature, self._hexdigest(*parts)):
+        # sign()'s computation, inlined: this runs for every received message
+        inner = self._inner.copy()
+        header, parent, metadata, content = parts
+        inner.update(header)
+        inner.update(parent)
+        inner.update(metadata)
+        inner.update(content)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        if not hmac.compare_digest(signature, outer.hexdigest().encode()):
             if len(signature) != self._digest_len:
                 reason = f"{len(signature)} bytes where {self.scheme} gives {self._digest_len}"
             else:

@@ -38,21 +38,25 @@ def _as_bytes(frame: Any, index: int) -> bytes:
         ) from None
 
 
-def feed_identities(frames: Sequence[Any]) -> tuple[list[bytes], Sequence[Any]]:
-    """Split ``frames`` at the first DELIM into (identities as bytes, the rest).
+def feed_identities(
+    msg_list: Sequence[Any], copy: bool = True
+) -> tuple[list[bytes], Sequence[Any]]:
+    """Split ``msg_list`` at the first DELIM into (identities as bytes, the rest).
 
-    Raises MissingDelimiter when there is none.
+    Raises MissingDelimiter when there is none. Frames may be bytes or zmq Frames
+    whatever ``copy`` says: it is accepted so that this function can stand as
+    ``Session.feed_identities(msg_list, copy=True)`` itself, without a wrapper's call.
     """
     try:
-        index = frames.index(DELIM)  # C speed when the frames are bytes
+        index = msg_list.index(DELIM)  # C speed when the frames are bytes
     except ValueError:
-        index = _find_delimiter(frames)
-    identities = frames[:index]
+        index = _find_delimiter(msg_list)
+    identities = msg_list[:index]
     for frame in identities:
         if frame.__class__ is not bytes:
             identities = [_as_bytes(f, i) for i, f in enumerate(identities)]
             break
-    return identities, frames[index + 1 :]  # type: ignore[return-value]
+    return identities, msg_list[index + 1 :]  # type: ignore[return-value]
 
 
 def _find_delimiter(frames: Sequence[Any]) -> int:
@@ -196,10 +200,11 @@ class Codec:
             self.history.check(signature, record=content)
 
         loads = self._loads
+        empty = self.empty  # parent and metadata are often the packed {}: skip the parser
         try:
             header = loads(p_header)
-            parent = loads(p_parent)
-            metadata = loads(p_metadata)
+            parent = {} if p_parent == empty else loads(p_parent)
+            metadata = {} if p_metadata == empty else loads(p_metadata)
             body = loads(p_content) if content else p_content
         except Exception:
             header, parent, metadata, body = self._unpack_carefully(
