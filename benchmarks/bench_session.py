@@ -18,16 +18,7 @@ from collections.abc import Callable
 import jupyter_client.session as jc
 
 import kernelwire.session as kw
-
-KEY = b"a0436f6c-1916-498b-8eb9-e81ab9368e84"
-CONTENT = {
-    "code": "import numpy as np\nprint(np.arange(10).sum())",
-    "silent": False,
-    "store_history": True,
-    "user_expressions": {},
-    "allow_stdin": True,
-    "stop_on_error": True,
-}
+from inputs import EXECUTE_REQUEST, KEY
 
 #: name -> the goal ratio from the issue
 GOALS = {
@@ -41,7 +32,7 @@ GOALS = {
 def cases(session: object) -> dict[str, Callable[[], object]]:
     """The timed operations for one Session (kernelwire's or jupyter_client's)."""
     s = session
-    request = s.msg("execute_request", CONTENT)  # type: ignore[attr-defined]
+    request = s.msg("execute_request", EXECUTE_REQUEST)  # type: ignore[attr-defined]
     request_frames = s.serialize(request, ident=[b"client-identity"])  # type: ignore[attr-defined]
     reply = s.msg(  # type: ignore[attr-defined]
         "execute_reply",
@@ -56,7 +47,7 @@ def cases(session: object) -> dict[str, Callable[[], object]]:
     msg = s.msg  # type: ignore[attr-defined]
 
     def msg_serialize() -> object:
-        return serialize(msg("execute_request", CONTENT), ident=[b"client-identity"])
+        return serialize(msg("execute_request", EXECUTE_REQUEST), ident=[b"client-identity"])
 
     def serialize_only() -> object:
         return serialize(request, ident=[b"client-identity"])

@@ -41,16 +41,10 @@ from typing import Any, cast
 
 import zmq
 
-KEY = b"a0436f6c-1916-498b-8eb9-e81ab9368e84"
+from inputs import EXECUTE_REQUEST, KEY
+
 IMPLS = ("raw", "kernelwire", "jupyter_client")
-SMALL = {
-    "code": "import numpy as np\nprint(np.arange(10).sum())",
-    "silent": False,
-    "store_history": True,
-    "user_expressions": {},
-    "allow_stdin": True,
-    "stop_on_error": True,
-}
+
 MEDIUM = {"name": "stdout", "text": "0123456789abcdef" * 3750}  # 60 000 characters
 LARGE_BYTES = 10 * 1024 * 1024
 
@@ -89,7 +83,7 @@ class Case:
 
     def payload(self) -> tuple[dict[str, Any], list[Any]]:
         if self.size == "small":
-            return SMALL, []
+            return EXECUTE_REQUEST, []
         if self.size == "medium":
             return MEDIUM, []
         return {"name": "data"}, [bytes(LARGE_BYTES)]
