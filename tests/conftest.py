@@ -1,9 +1,11 @@
-"""Fixtures shared by the Session-core tests: a zmq Context that never lingers, and
-quiet logs (an unkeyed Session warns that signing is off, which is expected there)."""
+"""Fixtures shared by the Session-core tests: a zmq Context that never lingers, quiet
+logs (an unkeyed Session warns that signing is off, which is expected there), and an
+interpreter that switches threads often. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,3 +33,12 @@ def zmq_ctx() -> Iterator[zmq.Context[Any]]:
 def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
     """Silence the 'signing is disabled' warnings of unkeyed Sessions."""
     caplog.set_level(logging.ERROR)
+
+
+@pytest.fixture
+def busy_switching() -> Iterator[None]:
+    """Switch threads as often as the interpreter can, to make races show."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(old)

@@ -4,8 +4,7 @@ the high-water mark, drop-in sync use, anyio, and interop with jupyter_client.""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,12 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from helpers import RUN_TIMEOUT, bound_pair, endpoint, run
 from kernelwire.session import DONE, Session
 
 KEY = b"test-key-for-asyncio"
-TIMEOUT = 20.0
 
-
-@pytest.fixture(autouse=True)
-def _quiet_unsigned_warning(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR)
+pytestmark = pytest.mark.usefixtures("quiet_logs")
 
 
 @pytest.fixture
@@ -32,49 +28,12 @@ def actx() -> Iterator[zmq.asyncio.Context]:
     ctx.destroy(linger=0)
 
 
-@pytest.fixture
-def ctx_sync() -> Iterator[zmq.Context[Any]]:
-    ctx: zmq.Context[Any] = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
-def endpoint(transport: str, tmp_path: Path) -> str:
-    if transport == "inproc":
-        return f"inproc://{tmp_path.name}"
-    if transport == "ipc":
-        return f"ipc://{tmp_path / 'sock'}"
-    return "tcp://127.0.0.1:*"
-
-
-def pair(
-    ctx: zmq.Context[Any], kinds: tuple[int, int], addr: str, routing_id: bytes = b""
-) -> tuple[Any, Any]:
-    """Bind the first kind, connect the second (with ``routing_id``); linger 0."""
-    a = ctx.socket(kinds[0])
-    b = ctx.socket(kinds[1])
-    for s in (a, b):
-        s.linger = 0
-    if routing_id:
-        b.routing_id = routing_id
-    a.bind(addr)
-    b.connect(a.last_endpoint)
-    return a, b
-
-
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro_fn(), TIMEOUT)
-
-    return asyncio.run(bounded())
-
-
 @pytest.mark.parametrize("transport", ["inproc", "ipc", "tcp"])
 def test_asend_arecv_round_trip_with_identities(
     actx: zmq.asyncio.Context, tmp_path: Path, transport: str
 ) -> None:
     session = Session(key=KEY)
-    router, dealer = pair(
+    router, dealer = bound_pair(
         actx, (zmq.ROUTER, zmq.DEALER), endpoint(transport, tmp_path), b"client-1"
     )
 
@@ -103,7 +62,7 @@ def test_asend_arecv_round_trip_with_identities(
 
 def test_arecv_noblock_returns_none_and_default_mode_awaits(actx: zmq.asyncio.Context) -> None:
     session = Session(key=KEY)
-    a, b = pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://arecv-modes")
+    a, b = bound_pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://arecv-modes")
 
     async def main() -> None:
         built = await session.asend(None, "built_only", {})  # no stream: nothing is sent
@@ -128,14 +87,9 @@ def test_asend_waits_at_high_water_mark_without_blocking_the_loop(
     """A reader that has not started reading fills the queue: asend must wait while a
     concurrent task keeps ticking; then a slow reader gets every message, in order."""
     session = Session(key=KEY)
-    pull = actx.socket(zmq.PULL)
-    push = actx.socket(zmq.PUSH)
-    for s in (pull, push):
-        s.linger = 0
-        s.sndhwm = s.rcvhwm = 2
-        s.sndbuf = s.rcvbuf = 65536
-    pull.bind(endpoint(transport, tmp_path))
-    push.connect(pull.getsockopt_string(zmq.LAST_ENDPOINT))
+    pull, push = bound_pair(
+        actx, (zmq.PULL, zmq.PUSH), endpoint(transport, tmp_path), hwm=2, kernel_buffer=65536
+    )
     payload = bytes(range(256)) * 512  # 128 KiB: few fit in the kernel buffers
     count = 150
 
@@ -186,17 +140,11 @@ def test_asend_waits_at_high_water_mark_without_blocking_the_loop(
     run(main)
 
 
-def test_asend_on_blocking_socket_waits_asynchronously(ctx_sync: zmq.Context[Any]) -> None:
+def test_asend_on_blocking_socket_waits_asynchronously(zmq_ctx: zmq.Context[Any]) -> None:
     """A plain zmq.Socket given to asend: at the HWM the coroutine waits (the loop runs),
     then sends when the reader makes room."""
     session = Session(key=KEY)
-    pull = ctx_sync.socket(zmq.PULL)
-    push = ctx_sync.socket(zmq.PUSH)
-    for s in (pull, push):
-        s.linger = 0
-        s.sndhwm = s.rcvhwm = 1
-    pull.bind("inproc://blocking-hwm")
-    push.connect("inproc://blocking-hwm")
+    pull, push = bound_pair(zmq_ctx, (zmq.PULL, zmq.PUSH), "inproc://blocking-hwm", hwm=1)
 
     async def main() -> None:
         sent = 0
@@ -224,9 +172,9 @@ def test_asend_on_blocking_socket_waits_asynchronously(ctx_sync: zmq.Context[Any
     run(main)
 
 
-def test_arecv_on_blocking_socket_lets_the_loop_run(ctx_sync: zmq.Context[Any]) -> None:
+def test_arecv_on_blocking_socket_lets_the_loop_run(zmq_ctx: zmq.Context[Any]) -> None:
     session = Session(key=KEY)
-    a, b = pair(ctx_sync, (zmq.PAIR, zmq.PAIR), "inproc://blocking-recv")
+    a, b = bound_pair(zmq_ctx, (zmq.PAIR, zmq.PAIR), "inproc://blocking-recv")
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -241,7 +189,7 @@ def test_arecv_on_blocking_socket_lets_the_loop_run(ctx_sync: zmq.Context[Any]) 
 def test_sync_send_and_recv_accept_asyncio_sockets(actx: zmq.asyncio.Context) -> None:
     """Drop-in code calls send/recv on asyncio sockets, as jupyter_client allows."""
     session = Session(key=KEY)
-    a, b = pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://sync-on-async")
+    a, b = bound_pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://sync-on-async")
     sent = session.send(a, "hello", {"x": 2}, buffers=[b"abc"])
     assert sent is not None
     _, msg = session.recv(b, mode=0)
@@ -258,8 +206,8 @@ def test_sync_send_and_recv_accept_asyncio_sockets(actx: zmq.asyncio.Context) ->
 def test_asend_raw_relays_a_peeked_message(actx: zmq.asyncio.Context) -> None:
     """A relay peeks (content=False) and forwards the packed parts with asend_raw."""
     session = Session(key=KEY)
-    src_a, src_b = pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://relay-in")
-    dst_a, dst_b = pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://relay-out")
+    src_a, src_b = bound_pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://relay-in")
+    dst_a, dst_b = bound_pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://relay-out")
 
     async def main() -> None:
         original = await session.asend(src_a, "data", {"v": 1}, buffers=[b"payload"])
@@ -283,7 +231,7 @@ def test_anyio_on_asyncio_backend(actx: zmq.asyncio.Context) -> None:
     import anyio
 
     session = Session(key=KEY)
-    a, b = pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://anyio")
+    a, b = bound_pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://anyio")
     results: list[Any] = []
 
     async def main() -> None:
@@ -291,7 +239,7 @@ def test_anyio_on_asyncio_backend(actx: zmq.asyncio.Context) -> None:
             _, msg = await session.arecv(b)
             results.append(msg)
 
-        with anyio.fail_after(TIMEOUT):
+        with anyio.fail_after(RUN_TIMEOUT):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(reader)
                 await anyio.sleep(0.01)
@@ -311,14 +259,14 @@ def test_interop_with_jupyter_client_both_ways(
     over the same pair of sockets."""
     ours = Session(key=KEY)
     theirs = jc.Session(key=KEY, packer="json")
-    router, dealer = pair(
+    router, dealer = bound_pair(
         actx, (zmq.ROUTER, zmq.DEALER), endpoint(transport, tmp_path), b"kw-client"
     )
 
     async def main() -> None:
         request = await ours.asend(dealer, "kernel_info_request", {}, buffers=[b"\x00\x01"])
         assert request is not None
-        await router.poll(int(TIMEOUT * 1000))
+        await router.poll(int(RUN_TIMEOUT * 1000))
         idents, msg = theirs.recv(router, mode=zmq.NOBLOCK)  # jupyter_client, sync shadow
         assert idents == [b"kw-client"]
         assert msg is not None
@@ -338,13 +286,7 @@ def test_cancelled_asend_sends_nothing_and_the_socket_keeps_working(
     actx: zmq.asyncio.Context,
 ) -> None:
     session = Session(key=KEY)
-    pull = actx.socket(zmq.PULL)
-    push = actx.socket(zmq.PUSH)
-    for s in (pull, push):
-        s.linger = 0
-        s.sndhwm = s.rcvhwm = 1
-    pull.bind("inproc://cancel")
-    push.connect("inproc://cancel")
+    pull, push = bound_pair(actx, (zmq.PULL, zmq.PUSH), "inproc://cancel", hwm=1)
 
     async def main() -> None:
         sent: list[int] = []
@@ -370,7 +312,7 @@ def test_cancelled_asend_sends_nothing_and_the_socket_keeps_working(
     run(main)
 
 
-def test_socket_subclasses_keep_their_own_send_and_recv(ctx_sync: zmq.Context[Any]) -> None:
+def test_socket_subclasses_keep_their_own_send_and_recv(zmq_ctx: zmq.Context[Any]) -> None:
     """Only exact zmq.Socket takes the fast path; a subclass (zmq.green's, a user's) is
     called through its own send_multipart/recv_multipart."""
     calls: list[str] = []
@@ -385,8 +327,8 @@ def test_socket_subclasses_keep_their_own_send_and_recv(ctx_sync: zmq.Context[An
             return super().recv_multipart(*args, **kwargs)
 
     session = Session(key=KEY)
-    a = Counting(ctx_sync, zmq.PAIR)
-    b = Counting(ctx_sync, zmq.PAIR)
+    a = Counting(zmq_ctx, zmq.PAIR)
+    b = Counting(zmq_ctx, zmq.PAIR)
     for s in (a, b):
         s.linger = 0
     a.bind("inproc://subclass")
@@ -400,7 +342,7 @@ def test_socket_subclasses_keep_their_own_send_and_recv(ctx_sync: zmq.Context[An
 
 def test_closed_asyncio_socket_is_refused(actx: zmq.asyncio.Context) -> None:
     session = Session(key=KEY)
-    a, _ = pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://closed")
+    a, _ = bound_pair(actx, (zmq.PAIR, zmq.PAIR), "inproc://closed")
     session.send(a, "before", {})  # makes and caches the sync shadow
     a.close()
     with pytest.raises(zmq.ZMQError):
@@ -408,12 +350,12 @@ def test_closed_asyncio_socket_is_refused(actx: zmq.asyncio.Context) -> None:
 
 
 def test_a_bad_identity_after_the_first_does_not_corrupt_the_next_message(
-    ctx_sync: zmq.Context[Any],
+    zmq_ctx: zmq.Context[Any],
 ) -> None:
     """Frames go out one by one: when a later identity is not bytes, the partial message
     is closed, the error raised, and the next message arrives intact."""
     session = Session(key=KEY)
-    a, b = pair(ctx_sync, (zmq.PAIR, zmq.PAIR), "inproc://bad-ident")
+    a, b = bound_pair(zmq_ctx, (zmq.PAIR, zmq.PAIR), "inproc://bad-ident")
     with pytest.raises(TypeError):
         session.send(a, "bad", {}, ident=[b"first", "not-bytes"])  # type: ignore[list-item]
     good = session.send(a, "good", {"ok": 1})
@@ -427,13 +369,7 @@ def test_a_bad_identity_after_the_first_does_not_corrupt_the_next_message(
 def test_concurrent_asends_keep_their_order_under_pressure(actx: zmq.asyncio.Context) -> None:
     """Sends started together wait in FIFO order at the HWM: none overtakes another."""
     session = Session(key=KEY)
-    pull = actx.socket(zmq.PULL)
-    push = actx.socket(zmq.PUSH)
-    for s in (pull, push):
-        s.linger = 0
-        s.sndhwm = s.rcvhwm = 1
-    pull.bind("inproc://fifo")
-    push.connect("inproc://fifo")
+    pull, push = bound_pair(actx, (zmq.PULL, zmq.PUSH), "inproc://fifo", hwm=1)
     count = 60
 
     async def main() -> None:
@@ -457,7 +393,7 @@ def test_one_socket_shared_by_a_waiting_reader_and_a_writer(
     """A task waits in arecv on a DEALER while another task asends on it (the edge-
     triggered case): every echo from the ROUTER must wake the reader."""
     session = Session(key=KEY)
-    router, dealer = pair(actx, (zmq.ROUTER, zmq.DEALER), endpoint(transport, tmp_path))
+    router, dealer = bound_pair(actx, (zmq.ROUTER, zmq.DEALER), endpoint(transport, tmp_path))
     count = 300
 
     async def main() -> None:

@@ -14,6 +14,13 @@ import pytest
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 PNG = base64.b64encode(PNG_BYTES).decode()
+# a run that prints one line, then sleeps until stopped
+SLEEPING_RUN = (
+    "run",
+    "--kernel",
+    "kw-ipy",
+    "print('sleeping', flush=True); import time; time.sleep(60)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +45,21 @@ def env(tmp_path_factory):
     return {**os.environ, "JUPYTER_PATH": str(root / "jupyter"), "TMPDIR": str(tmp)}
 
 
-def kernelwire(*args, env, stdin=None, timeout=90):
-    """Run the command; on timeout, Ctrl-C it (so it cleans up) before failing."""
-    with subprocess.Popen(
+def start_kernelwire(*args, env, stdin=None, stderr=subprocess.PIPE):
+    """Start the command with text stdout (and stderr, unless told otherwise) piped."""
+    return subprocess.Popen(
         [sys.executable, "-m", "kernelwire", *args],
-        stdin=subprocess.PIPE,
+        stdin=stdin,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env=env,
-    ) as process:
+    )
+
+
+def kernelwire(*args, env, stdin=None, timeout=90):
+    """Run the command; on timeout, Ctrl-C it (so it cleans up) before failing."""
+    with start_kernelwire(*args, env=env, stdin=subprocess.PIPE) as process:
         try:
             stdout, stderr = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -59,6 +71,26 @@ def kernelwire(*args, env, stdin=None, timeout=90):
 
 def leftovers(env):
     return sorted(os.listdir(env["TMPDIR"]))
+
+
+def kill_and_close(process):
+    """Kill a background command if it still runs, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdout.close()
+    process.stderr.close()
+
+
+def interrupt_and_close(server):
+    """Ctrl-C a background command, kill it if it does not stop, close its stdout."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    server.stdout.close()
 
 
 def test_help_for_each_subcommand(env):
@@ -200,13 +232,7 @@ def _kernel_processes(connection_file):
 
 
 def test_kernel_command_then_run_existing_then_ctrl_c(env):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kernelwire", "kernel", "--kernel", "kw-ipy"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    server = start_kernelwire("kernel", "--kernel", "kw-ipy", env=env)
     try:
         path = _read_line(server.stdout, time.monotonic() + 60)
         assert path.endswith(".json") and os.path.exists(path)
@@ -221,29 +247,11 @@ def test_kernel_command_then_run_existing_then_ctrl_c(env):
         assert not os.path.exists(path)
         assert _kernel_processes(path) == []
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        server.stdout.close()
-        server.stderr.close()
+        kill_and_close(server)
 
 
 def test_ctrl_c_during_run_shuts_the_kernel_down(env):
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kernelwire",
-            "run",
-            "--kernel",
-            "kw-ipy",
-            "print('sleeping', flush=True); import time; time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    run = start_kernelwire(*SLEEPING_RUN, env=env)
     try:
         assert _read_line(run.stdout, time.monotonic() + 60) == "sleeping"
         files = leftovers(env)
@@ -256,21 +264,11 @@ def test_ctrl_c_during_run_shuts_the_kernel_down(env):
         assert leftovers(env) == []
         assert _kernel_processes(connection_file) == []
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        run.stdout.close()
-        run.stderr.close()
+        kill_and_close(run)
 
 
 def test_existing_kernel_is_interrupted_not_shut_down_after_a_timeout(env):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kernelwire", "kernel", "--kernel", "kw-ipy"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    server = start_kernelwire("kernel", "--kernel", "kw-ipy", env=env, stderr=subprocess.DEVNULL)
     try:
         path = _read_line(server.stdout, time.monotonic() + 60)
         slow = kernelwire(
@@ -280,31 +278,11 @@ def test_existing_kernel_is_interrupted_not_shut_down_after_a_timeout(env):
         after = kernelwire("run", "--existing", path, "--timeout", "20", "print('free')", env=env)
         assert after.returncode == 0 and after.stdout == "free\n", after.stderr
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        server.stdout.close()
+        interrupt_and_close(server)
 
 
 def test_a_killed_run_does_not_leave_its_kernel_running(env):
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kernelwire",
-            "run",
-            "--kernel",
-            "kw-ipy",
-            "print('sleeping', flush=True); import time; time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    run = start_kernelwire(*SLEEPING_RUN, env=env, stderr=subprocess.DEVNULL)
     try:
         assert _read_line(run.stdout, time.monotonic() + 60) == "sleeping"
         (name,) = leftovers(env)
@@ -322,13 +300,7 @@ def test_a_killed_run_does_not_leave_its_kernel_running(env):
 
 
 def test_a_wrong_key_fails_fast_against_the_reference_kernel(env, tmp_path):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kernelwire", "kernel"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    server = start_kernelwire("kernel", env=env, stderr=subprocess.DEVNULL)
     try:
         path = _read_line(server.stdout, time.monotonic() + 60)
         with open(path) as f:
@@ -342,10 +314,4 @@ def test_a_wrong_key_fails_fast_against_the_reference_kernel(env, tmp_path):
         assert "failed verification" in result.stderr and "InvalidSignature" in result.stderr
         assert info["key"] not in result.stderr and "not-the-key" not in result.stderr
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        server.stdout.close()
+        interrupt_and_close(server)

@@ -8,7 +8,6 @@ metadata, unicode, dates and buffers; then the same over real ZeroMQ sockets.
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 import zmq
 from jupyter_client import session as jc_session
 
+from helpers import WAIT_MS, bound_pair, endpoint, recv_within
 from kernelwire import session as kw_session
 from kernelwire.errors import InvalidSignature
 
@@ -25,7 +25,6 @@ PACKERS = ["json", "orjson", "msgpack", "pickle"]
 SCHEMES = ["hmac-md5", "hmac-sha1", "hmac-sha256", "hmac-sha512", "hmac-sha3_256", "hmac-blake2b"]
 IDENTITIES = [b"router-identity", b"\xff\x00binary-id"]
 BUFFERS = [b"\x00\x01\x02binary buffer", b"second \xfe buffer"]
-WAIT_MS = 10_000
 DEALER_IDENTITY = b"dealer-\xe9"
 
 CONTENT = {
@@ -56,6 +55,29 @@ def _date_of(value: Any) -> Any:
     return kw_session.extract_dates(value)
 
 
+def _cross_with_everything(sender: Any, receiver: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Serialize an execute_reply (to a request of the receiver) with CONTENT, METADATA,
+    IDENTITIES and BUFFERS, read it on the other side and check every part arrived, the
+    header date as a datetime. Returns (the message read, the parent header)."""
+    parent = receiver.msg("execute_request", {"code": "1"})["header"]
+    sent = sender.msg("execute_reply", CONTENT, parent=parent, metadata=METADATA)
+    frames = sender.serialize(sent, ident=IDENTITIES) + BUFFERS
+
+    identities, rest = receiver.feed_identities(frames)
+    got = receiver.deserialize(rest)
+
+    assert identities == IDENTITIES
+    assert got["header"] == sent["header"]
+    assert isinstance(got["header"]["date"], datetime)
+    assert got["header"]["date"] == sent["header"]["date"]
+    assert (got["msg_id"], got["msg_type"]) == (sent["msg_id"], "execute_reply")
+    assert got["parent_header"] == parent
+    assert _date_of(got["metadata"]) == _date_of(METADATA)
+    assert _date_of(got["content"]) == _date_of(CONTENT)
+    assert [bytes(b) for b in got["buffers"]] == BUFFERS
+    return got, parent
+
+
 def test_signatures_are_identical(pair: Pair) -> None:
     kw, jc = pair
     parts = [kw.pack({"msg_id": "x", "msg_type": "t"}), kw.pack({}), kw.pack({}), b'{"a":1}']
@@ -64,44 +86,14 @@ def test_signatures_are_identical(pair: Pair) -> None:
 
 def test_kernelwire_to_jupyter_client(pair: Pair) -> None:
     kw, jc = pair
-    parent = jc.msg("execute_request", {"code": "1"})["header"]
-    sent = kw.msg("execute_reply", CONTENT, parent=parent, metadata=METADATA)
-    frames = kw.serialize(sent, ident=IDENTITIES) + BUFFERS
-
-    identities, rest = jc.feed_identities(frames)
-    got = jc.deserialize(rest)
-
-    assert identities == IDENTITIES
-    assert got["header"] == sent["header"]
-    assert isinstance(got["header"]["date"], datetime)
-    assert got["header"]["date"] == sent["header"]["date"]
+    got, parent = _cross_with_everything(kw, jc)
     assert got["header"]["version"] == "5.5"
-    assert (got["msg_id"], got["msg_type"]) == (sent["msg_id"], "execute_reply")
-    assert got["parent_header"] == parent
     assert got["parent_header"]["date"] == parent["date"]
-    assert _date_of(got["metadata"]) == _date_of(METADATA)
-    assert _date_of(got["content"]) == _date_of(CONTENT)
-    assert [bytes(b) for b in got["buffers"]] == BUFFERS
 
 
 def test_jupyter_client_to_kernelwire(pair: Pair) -> None:
     kw, jc = pair
-    parent = kw.msg("execute_request", {"code": "1"})["header"]
-    sent = jc.msg("execute_reply", CONTENT, parent=parent, metadata=METADATA)
-    frames = jc.serialize(sent, ident=IDENTITIES) + BUFFERS
-
-    identities, rest = kw.feed_identities(frames)
-    got = kw.deserialize(rest)
-
-    assert identities == IDENTITIES
-    assert got["header"] == sent["header"]
-    assert isinstance(got["header"]["date"], datetime)
-    assert got["header"]["date"] == sent["header"]["date"]
-    assert (got["msg_id"], got["msg_type"]) == (sent["msg_id"], "execute_reply")
-    assert got["parent_header"] == parent
-    assert _date_of(got["metadata"]) == _date_of(METADATA)
-    assert _date_of(got["content"]) == _date_of(CONTENT)
-    assert [bytes(b) for b in got["buffers"]] == BUFFERS
+    _cross_with_everything(jc, kw)
 
 
 def test_unknown_header_fields_cross_both_ways(pair: Pair) -> None:
@@ -155,31 +147,11 @@ def _sessions(client_side: str) -> tuple[Any, Any]:
     return (kw, jc) if client_side == "kernelwire" else (jc, kw)
 
 
-def _address(transport: str, tmp_path: Path) -> str:
-    if transport == "inproc":
-        return f"inproc://interop-{uuid.uuid4().hex}"
-    if transport == "ipc":
-        return f"ipc://{tmp_path / 'sock'}"
-    return "tcp://127.0.0.1:*"
-
-
 def _bound_pair(
     ctx: zmq.Context[Any], kinds: tuple[int, int], transport: str, tmp_path: Path
 ) -> tuple[zmq.Socket[Any], zmq.Socket[Any]]:
-    server = ctx.socket(kinds[0])
-    client = ctx.socket(kinds[1])
-    for sock in (server, client):
-        sock.linger = 0
-    if kinds[1] == zmq.DEALER:
-        client.identity = DEALER_IDENTITY
-    server.bind(_address(transport, tmp_path))
-    client.connect(server.last_endpoint)
-    return server, client
-
-
-def _recv(session: Any, sock: zmq.Socket[Any]) -> tuple[Any, Any]:
-    assert sock.poll(WAIT_MS, zmq.POLLIN), "no message within the timeout"
-    return session.recv(sock, mode=zmq.NOBLOCK)
+    routing_id = DEALER_IDENTITY if kinds[1] == zmq.DEALER else b""
+    return bound_pair(ctx, kinds, endpoint(transport, tmp_path), routing_id)
 
 
 @pytest.mark.parametrize("transport", ["inproc", "ipc", "tcp"])
@@ -191,7 +163,7 @@ def test_dealer_router_round_trip(
     router, dealer = _bound_pair(zmq_ctx, (zmq.ROUTER, zmq.DEALER), transport, tmp_path)
 
     request = client.send(dealer, "execute_request", CONTENT, buffers=[BUFFERS[0]])
-    identities, received = _recv(server, router)
+    identities, received = recv_within(server, router)
     assert identities == [DEALER_IDENTITY]
     assert received["header"] == request["header"]
     assert _date_of(received["content"]) == _date_of(CONTENT)
@@ -200,7 +172,7 @@ def test_dealer_router_round_trip(
     reply = server.send(
         router, "execute_reply", {"status": "ok"}, parent=received, ident=identities
     )
-    _, answer = _recv(client, dealer)
+    _, answer = recv_within(client, dealer)
     assert answer["header"] == reply["header"]
     assert answer["parent_header"] == request["header"]
     assert answer["parent_header"]["date"] == request["header"]["date"]
@@ -221,7 +193,7 @@ def test_pub_sub(
         sent = publisher.send(pub, "status", {"execution_state": "busy"}, ident=topic)
         if sub.poll(100, zmq.POLLIN):
             break
-    identities, received = _recv(subscriber, sub)
+    identities, received = recv_within(subscriber, sub)
     # earlier publications may have landed too; the latest one is the last queued
     while sub.poll(0, zmq.POLLIN):
         identities, received = subscriber.recv(sub, mode=zmq.NOBLOCK)

@@ -22,28 +22,25 @@ KERNEL_NAME = "kernelwire-conformance"
 
 
 class _InstalledKernelspec:
-    """Install the kernelspec in a temporary dir, visible through JUPYTER_PATH only while
-    the KernelManager looks it up."""
+    """Mixin for the jupyter_kernel_test classes: install the kernelspec in a temporary
+    dir, visible through JUPYTER_PATH only while the KernelManager looks it up, and
+    remove it once the class is done."""
 
     data_dir = ""
 
     @classmethod
-    def install(cls) -> None:
-        prefix = tempfile.mkdtemp(prefix="kernelwire-spec-")
+    def setUpClass(cls) -> None:
+        cls.data_dir = tempfile.mkdtemp(prefix="kernelwire-spec-")
         subprocess.run(
-            [*INSTALL, "--prefix", prefix, "--name", KERNEL_NAME],
+            [*INSTALL, "--prefix", cls.data_dir, "--name", KERNEL_NAME],
             check=True,
             capture_output=True,
             timeout=60,
         )
-        cls.data_dir = prefix
-
-    @classmethod
-    def start(cls, start: Any) -> None:
         saved = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = os.path.join(cls.data_dir, "share", "jupyter")
         try:
-            start()
+            super().setUpClass()  # type: ignore[misc]
         finally:
             if saved is None:
                 del os.environ["JUPYTER_PATH"]
@@ -51,11 +48,12 @@ class _InstalledKernelspec:
                 os.environ["JUPYTER_PATH"] = saved
 
     @classmethod
-    def remove(cls) -> None:
+    def tearDownClass(cls) -> None:
+        super().tearDownClass()  # type: ignore[misc]
         shutil.rmtree(cls.data_dir, ignore_errors=True)
 
 
-class KernelwireKernelTests(jkt.KernelTests):
+class KernelwireKernelTests(_InstalledKernelspec, jkt.KernelTests):
     kernel_name = KERNEL_NAME
     language_name = "python"
     file_extension = ".py"
@@ -109,27 +107,7 @@ class KernelwireKernelTests(jkt.KernelTests):
     code_inspect_sample = "zip"
     code_clear_output = "clear_output()"
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        _InstalledKernelspec.install()
-        _InstalledKernelspec.start(super().setUpClass)
 
-    @classmethod
-    def tearDownClass(cls) -> None:
-        super().tearDownClass()
-        _InstalledKernelspec.remove()
-
-
-class KernelwireIopubWelcomeTests(jkt.IopubWelcomeTests):
+class KernelwireIopubWelcomeTests(_InstalledKernelspec, jkt.IopubWelcomeTests):
     kernel_name = KERNEL_NAME
     support_iopub_welcome = True
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        _InstalledKernelspec.install()
-        _InstalledKernelspec.start(super().setUpClass)
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        super().tearDownClass()
-        _InstalledKernelspec.remove()

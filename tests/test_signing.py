@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -208,15 +206,6 @@ def test_each_signature_is_accepted_exactly_once_across_threads() -> None:
     _run_threads(worker)
     assert sum(accepted) == len(shared)
     assert len(history) == len(shared)
-
-
-@pytest.fixture
-def busy_switching() -> Iterator[None]:
-    """Switch threads as often as the interpreter can, to make races show."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
 
 
 def test_eviction_under_concurrency_stays_bounded(busy_switching: None) -> None:

@@ -9,45 +9,24 @@ import logging
 import os
 import select
 import signal
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import zmq
 
+from helpers import WAIT_MS, bound_pair
 from kernelwire.errors import DuplicateSignature
 from kernelwire.session import Session
 
 KEY = b"threads-and-forks"
 CHILD_TIMEOUT = 30.0
-WAIT_MS = 10_000
 
 fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-
-
-@pytest.fixture(autouse=True)
-def _quiet(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR)
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    context: zmq.Context[Any] = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-@pytest.fixture
-def busy_switching() -> Iterator[None]:
-    """Make the interpreter switch threads very often, to shake out races."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
+pytestmark = pytest.mark.usefixtures("quiet_logs")
 
 
 def run_threads(targets: list[Callable[[], None]]) -> None:
@@ -88,20 +67,17 @@ def test_msg_ids_are_unique_across_threads_and_clones(busy_switching: None) -> N
 
 @pytest.mark.parametrize("history_size", [65536, 300])
 def test_threads_send_and_receive_through_one_session(
-    ctx: zmq.Context[Any], busy_switching: None, history_size: int
+    zmq_ctx: zmq.Context[Any], busy_switching: None, history_size: int
 ) -> None:
     """Four senders and four receivers share a Session (ids, signer, replay history,
     evicting when the history is small): every message arrives exactly once."""
     session = Session(key=KEY, digest_history_size=history_size)
     pairs = []
     for n in range(4):
-        pull = ctx.socket(zmq.PULL)
-        push = ctx.socket(zmq.PUSH)
-        for s in (pull, push):
-            s.linger = 0
+        pull, push = bound_pair(
+            zmq_ctx, (zmq.PULL, zmq.PUSH), f"inproc://stress-{history_size}-{n}"
+        )
         pull.rcvtimeo = WAIT_MS
-        pull.bind(f"inproc://stress-{history_size}-{n}")
-        push.connect(f"inproc://stress-{history_size}-{n}")
         pairs.append((push, pull))
     per_thread = 1500
     sent_ids: list[list[str]] = [[] for _ in pairs]
@@ -137,7 +113,7 @@ def test_threads_send_and_receive_through_one_session(
 
 
 def test_a_replay_raced_by_two_threads_is_accepted_once(
-    ctx: zmq.Context[Any], busy_switching: None
+    zmq_ctx: zmq.Context[Any], busy_switching: None
 ) -> None:
     """The same signed frames reach two receiving threads: for each message exactly one
     accepts it and the other gets DuplicateSignature."""
@@ -148,13 +124,8 @@ def test_a_replay_raced_by_two_threads_is_accepted_once(
     lock = threading.Lock()
     sockets = []
     for n in range(2):
-        pull = ctx.socket(zmq.PULL)
-        push = ctx.socket(zmq.PUSH)
-        for s in (pull, push):
-            s.linger = 0
+        pull, push = bound_pair(zmq_ctx, (zmq.PULL, zmq.PUSH), f"inproc://replay-{n}")
         pull.rcvtimeo = WAIT_MS
-        pull.bind(f"inproc://replay-{n}")
-        push.connect(f"inproc://replay-{n}")
         for f in frames:
             push.send_multipart(f)
         sockets.append(pull)
@@ -244,14 +215,9 @@ def capture_warnings() -> Captured:
 
 
 @fork_only
-def test_forked_child_sends_nothing_and_gets_none(ctx: zmq.Context[Any]) -> None:
+def test_forked_child_sends_nothing_and_gets_none(zmq_ctx: zmq.Context[Any]) -> None:
     session = Session(key=KEY)
-    a = ctx.socket(zmq.PAIR)
-    b = ctx.socket(zmq.PAIR)
-    for s in (a, b):
-        s.linger = 0
-    a.bind("tcp://127.0.0.1:*")
-    b.connect(a.last_endpoint)
+    a, b = bound_pair(zmq_ctx, (zmq.PAIR, zmq.PAIR), "tcp://127.0.0.1:*")
     parent_pid = os.getpid()
 
     def child() -> dict[str, Any]:
@@ -289,11 +255,11 @@ def test_forked_child_sends_nothing_and_gets_none(ctx: zmq.Context[Any]) -> None
 @fork_only
 @pytest.mark.parametrize("opt_in", ["check_pid_off", "adopt_pid"])
 def test_forked_child_that_opts_in_sends_on_its_own_socket(
-    ctx: zmq.Context[Any], opt_in: str
+    zmq_ctx: zmq.Context[Any], opt_in: str
 ) -> None:
     """A child that made its own socket turns check_pid off, or adopts its pid."""
     session = Session(key=KEY)
-    pull = ctx.socket(zmq.PULL)
+    pull = zmq_ctx.socket(zmq.PULL)
     pull.linger = 0
     pull.bind("tcp://127.0.0.1:*")
     endpoint = pull.last_endpoint.decode()

@@ -4,8 +4,6 @@ supports them, with kernelwire and jupyter_client on either end."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import jupyter_client.session as jc
@@ -14,40 +12,17 @@ import pytest
 import zmq
 from zmq.eventloop.zmqstream import ZMQStream
 
+from helpers import bound_pair, run
 from kernelwire.session import DONE, Session
 
 KEY = b"tornado-test-key"
-TIMEOUT = 20.0
 
-
-@pytest.fixture(autouse=True)
-def _quiet(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR)
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    context: zmq.Context[Any] = zmq.Context()
-    yield context
-    context.destroy(linger=0)
+pytestmark = pytest.mark.usefixtures("quiet_logs")
 
 
 def router_dealer(ctx: zmq.Context[Any], name: str) -> tuple[zmq.Socket[Any], zmq.Socket[Any]]:
-    router = ctx.socket(zmq.ROUTER)
-    dealer = ctx.socket(zmq.DEALER)
-    for s in (router, dealer):
-        s.linger = 0
-    dealer.routing_id = b"dealer"
-    router.bind(f"inproc://{name}")
-    dealer.connect(f"inproc://{name}")
-    return router, dealer
-
-
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro_fn(), TIMEOUT)
-
-    return asyncio.run(bounded())
+    """A ROUTER bound to inproc://name and a DEALER with routing id b"dealer"."""
+    return bound_pair(ctx, (zmq.ROUTER, zmq.DEALER), f"inproc://{name}", routing_id=b"dealer")
 
 
 class Inbox:
@@ -61,9 +36,9 @@ class Inbox:
         return await self.queue.get()
 
 
-def test_send_on_zmqstream_is_queued_and_delivered(ctx: zmq.Context[Any]) -> None:
+def test_send_on_zmqstream_is_queued_and_delivered(zmq_ctx: zmq.Context[Any]) -> None:
     session = Session(key=KEY)
-    router, dealer = router_dealer(ctx, "stream-send")
+    router, dealer = router_dealer(zmq_ctx, "stream-send")
 
     async def main() -> None:
         client = ZMQStream(dealer)
@@ -91,9 +66,9 @@ def test_send_on_zmqstream_is_queued_and_delivered(ctx: zmq.Context[Any]) -> Non
     run(main)
 
 
-def test_recv_reads_the_socket_of_a_zmqstream(ctx: zmq.Context[Any]) -> None:
+def test_recv_reads_the_socket_of_a_zmqstream(zmq_ctx: zmq.Context[Any]) -> None:
     session = Session(key=KEY)
-    router, dealer = router_dealer(ctx, "stream-recv")
+    router, dealer = router_dealer(zmq_ctx, "stream-recv")
 
     async def main() -> None:
         server = ZMQStream(router)  # no on_recv: messages wait on the socket
@@ -116,10 +91,10 @@ def test_recv_reads_the_socket_of_a_zmqstream(ctx: zmq.Context[Any]) -> None:
     run(main)
 
 
-def test_tracked_zero_copy_send_through_a_stream(ctx: zmq.Context[Any]) -> None:
+def test_tracked_zero_copy_send_through_a_stream(zmq_ctx: zmq.Context[Any]) -> None:
     """A ZMQStream queues the frames: the tracker is done only once they have gone out."""
     session = Session(key=KEY)
-    router, dealer = router_dealer(ctx, "stream-track")
+    router, dealer = router_dealer(zmq_ctx, "stream-track")
     data = np.arange(50_000, dtype=np.float64)  # 400 kB: zero-copy
 
     async def main() -> None:
@@ -148,10 +123,10 @@ def test_tracked_zero_copy_send_through_a_stream(ctx: zmq.Context[Any]) -> None:
     run(main)
 
 
-def test_jupyter_client_and_kernelwire_over_streams(ctx: zmq.Context[Any]) -> None:
+def test_jupyter_client_and_kernelwire_over_streams(zmq_ctx: zmq.Context[Any]) -> None:
     ours = Session(key=KEY)
     theirs = jc.Session(key=KEY)
-    router, dealer = router_dealer(ctx, "stream-interop")
+    router, dealer = router_dealer(zmq_ctx, "stream-interop")
 
     async def main() -> None:
         client = ZMQStream(dealer)

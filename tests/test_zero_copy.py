@@ -4,10 +4,7 @@ zero-copy decision by byte size, memoryviews over zmq Frames on receive, and tra
 from __future__ import annotations
 
 import array
-import asyncio
 import gc
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +13,20 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from helpers import WAIT_MS, bound_pair, endpoint, recv_within, run
 from kernelwire.session import DONE, Session
 
 KEY = b"zero-copy-key"
-WAIT_MS = 10_000
 
-
-@pytest.fixture(autouse=True)
-def _quiet(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR)
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    context: zmq.Context[Any] = zmq.Context()
-    yield context
-    context.destroy(linger=0)
+pytestmark = pytest.mark.usefixtures("quiet_logs")
 
 
 def connected(ctx: zmq.Context[Any], addr: str) -> tuple[zmq.Socket[Any], zmq.Socket[Any]]:
-    a = ctx.socket(zmq.PAIR)
-    b = ctx.socket(zmq.PAIR)
-    for s in (a, b):
-        s.linger = 0
-    a.bind(addr)
-    b.connect(a.last_endpoint)
-    return a, b
-
-
-def address(transport: str, tmp_path: Path) -> str:
-    return {
-        "inproc": f"inproc://{tmp_path.name}",
-        "ipc": f"ipc://{tmp_path / 's'}",
-        "tcp": "tcp://127.0.0.1:*",
-    }[transport]
+    return bound_pair(ctx, (zmq.PAIR, zmq.PAIR), addr)
 
 
 def receive(session: Session, sock: zmq.Socket[Any], copy: bool = True) -> dict[str, Any]:
-    assert sock.poll(WAIT_MS), "no message arrived"
-    _, msg = session.recv(sock, mode=zmq.NOBLOCK, copy=copy)
+    _, msg = recv_within(session, sock, copy=copy)
     assert msg is not None
     return msg
 
@@ -77,10 +49,10 @@ ARRAYS = [
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("copy_on_recv", [True, False])
 def test_numpy_arrays_arrive_byte_exact(
-    ctx: zmq.Context[Any], tmp_path: Path, transport: str, order: str, copy_on_recv: bool
+    zmq_ctx: zmq.Context[Any], tmp_path: Path, transport: str, order: str, copy_on_recv: bool
 ) -> None:
     session = Session(key=KEY)
-    a, b = connected(ctx, address(transport, tmp_path))
+    a, b = connected(zmq_ctx, endpoint(transport, tmp_path))
     arrays = [np.asarray(x, order=order) for x in ARRAYS]  # type: ignore[call-overload]
     session.send(a, "arrays", {"shapes": [list(x.shape) for x in arrays]}, buffers=arrays)
     msg = receive(session, b, copy=copy_on_recv)
@@ -94,9 +66,9 @@ def test_numpy_arrays_arrive_byte_exact(
         assert np.array_equal(rebuilt, sent)
 
 
-def test_other_buffer_kinds(ctx: zmq.Context[Any]) -> None:
+def test_other_buffer_kinds(zmq_ctx: zmq.Context[Any]) -> None:
     session = Session(key=KEY)
-    a, b = connected(ctx, "inproc://kinds")
+    a, b = connected(zmq_ctx, "inproc://kinds")
     doubles = array.array("d", [1.0, 2.0, 3.0])
     grid = memoryview(bytearray(range(24))).cast("B", (4, 6))
     buffers = [b"bytes", bytearray(b"bytearray"), doubles, grid, memoryview(b"view")]
@@ -112,10 +84,10 @@ def test_other_buffer_kinds(ctx: zmq.Context[Any]) -> None:
 
 
 def test_non_contiguous_and_non_buffers_are_refused_before_sending(
-    ctx: zmq.Context[Any],
+    zmq_ctx: zmq.Context[Any],
 ) -> None:
     session = Session(key=KEY)
-    a, b = connected(ctx, "inproc://refused")
+    a, b = connected(zmq_ctx, "inproc://refused")
     strided = np.arange(20).reshape(4, 5)[:, ::2]
     with pytest.raises(ValueError, match=r"Buffer 1 .* is not contiguous"):
         session.send(a, "bad", {}, buffers=[b"ok", strided])
@@ -126,11 +98,11 @@ def test_non_contiguous_and_non_buffers_are_refused_before_sending(
     assert session.recv(b) == (None, None)  # nothing half-sent
 
 
-def test_zero_copy_decision_uses_byte_size_not_len(ctx: zmq.Context[Any]) -> None:
+def test_zero_copy_decision_uses_byte_size_not_len(zmq_ctx: zmq.Context[Any]) -> None:
     """A (2, 40000) float64 array has len() 2 but 640000 bytes: it goes zero-copy. Over
     inproc a zero-copy buffer reaches the receiver as the sender's own memory."""
     session = Session(key=KEY)
-    a, b = connected(ctx, "inproc://by-size")
+    a, b = connected(zmq_ctx, "inproc://by-size")
     wide = np.ones((2, 40_000))
     assert len(memoryview(wide)) == 2  # type: ignore[arg-type]
     sent = session.send(a, "wide", {}, buffers=[wide], track=True)
@@ -145,9 +117,9 @@ def test_zero_copy_decision_uses_byte_size_not_len(ctx: zmq.Context[Any]) -> Non
     assert address_of(receive(session, b, copy=False)["buffers"][0]) != address_of(small)
 
 
-def test_copy_threshold_is_configurable(ctx: zmq.Context[Any]) -> None:
+def test_copy_threshold_is_configurable(zmq_ctx: zmq.Context[Any]) -> None:
     session = Session(key=KEY, copy_threshold=1_000)
-    a, b = connected(ctx, "inproc://threshold")
+    a, b = connected(zmq_ctx, "inproc://threshold")
     data = bytearray(200_000)  # above pyzmq's own 64 kB copy threshold too
     sent = session.send(a, "t", {}, buffers=[data], track=True)
     assert sent is not None and sent["tracker"] is not DONE
@@ -158,11 +130,11 @@ def test_copy_threshold_is_configurable(ctx: zmq.Context[Any]) -> None:
     assert address_of(receive(session, b, copy=False)["buffers"][0]) != address_of(data)
 
 
-def test_tracker_waits_for_every_buffer_not_only_the_last(ctx: zmq.Context[Any]) -> None:
+def test_tracker_waits_for_every_buffer_not_only_the_last(zmq_ctx: zmq.Context[Any]) -> None:
     """pyzmq's send_multipart tracks the last frame only; a small last buffer is copied and
     'done' at once while the big one is still shared. Ours waits for all of them."""
     session = Session(key=KEY)
-    a, b = connected(ctx, "inproc://tracker")
+    a, b = connected(zmq_ctx, "inproc://tracker")
     big = np.arange(100_000, dtype=np.float64)
     sent = session.send(a, "two", {}, buffers=[big, b"tiny"], track=True)
     assert sent is not None
@@ -177,9 +149,11 @@ def test_tracker_waits_for_every_buffer_not_only_the_last(ctx: zmq.Context[Any])
 
 
 @pytest.mark.parametrize("transport", ["ipc", "tcp"])
-def test_tracker_completes_once_sent(ctx: zmq.Context[Any], tmp_path: Path, transport: str) -> None:
+def test_tracker_completes_once_sent(
+    zmq_ctx: zmq.Context[Any], tmp_path: Path, transport: str
+) -> None:
     session = Session(key=KEY)
-    a, b = connected(ctx, address(transport, tmp_path))
+    a, b = connected(zmq_ctx, endpoint(transport, tmp_path))
     big = np.asfortranarray(np.arange(300_000, dtype=np.float32).reshape(600, 500))
     sent = session.send(a, "f", {}, buffers=[big], track=True)
     assert sent is not None and isinstance(sent["tracker"], zmq.MessageTracker)
@@ -209,16 +183,16 @@ def test_asend_tracks_zero_copy_buffers_on_asyncio_sockets() -> None:
         finally:
             actx.destroy(linger=0)
 
-    asyncio.run(asyncio.wait_for(main(), 20))
+    run(main)
 
 
 @pytest.mark.parametrize("track", [False, True])
-def test_relaying_received_buffers_without_copies(ctx: zmq.Context[Any], track: bool) -> None:
+def test_relaying_received_buffers_without_copies(zmq_ctx: zmq.Context[Any], track: bool) -> None:
     """Buffers received with copy=False (views over zmq Frames) can be sent on as they
     are, tracked or not; a view of part of a Frame sends only that part."""
     session = Session(key=KEY)
-    a, b = connected(ctx, "inproc://relay-a")
-    c, d = connected(ctx, "inproc://relay-b")
+    a, b = connected(zmq_ctx, "inproc://relay-a")
+    c, d = connected(zmq_ctx, "inproc://relay-b")
     data = np.arange(100_000, dtype=np.int32)
     session.send(a, "in", {}, buffers=[data])
     received = receive(session, b, copy=False)["buffers"][0]
@@ -232,10 +206,10 @@ def test_relaying_received_buffers_without_copies(ctx: zmq.Context[Any], track: 
     assert address_of(whole) == address_of(data)  # one buffer, shared all the way
 
 
-def test_a_zmq_frame_as_buffer_can_be_tracked(ctx: zmq.Context[Any]) -> None:
+def test_a_zmq_frame_as_buffer_can_be_tracked(zmq_ctx: zmq.Context[Any]) -> None:
     """pyzmq refuses track=True for an untracked Frame; the Session wraps it instead."""
     session = Session(key=KEY)
-    a, b = connected(ctx, "inproc://frame-buffer")
+    a, b = connected(zmq_ctx, "inproc://frame-buffer")
     frame = zmq.Frame(bytes(range(256)) * 1000)
     sent = session.send(a, "frame", {}, buffers=[frame], track=True)
     assert sent is not None and sent["tracker"] is not DONE
