@@ -10,33 +10,31 @@ import asyncio
 import inspect
 import os
 import time
-import uuid
 from typing import Any
 
 import zmq
 import zmq.asyncio
 
-from ..connect import channel_url, load_connection_info
-from ..connect import session_from_connection_info as _session_for
 from ..session import Session
+from . import requests
+from .channels import KernelChannels
 from .errors import KernelDied, KernelTimeout
 from .launcher import KernelProcess
+from .requests import Request
 from .results import Comm, ExecutionResult
 from .router import (
     EOF_INPUT,
     HEARTBEAT_INTERVAL,
+    IOPUB_RETRY,
     REQUEST_TIMEOUT,
     Exchange,
     InputHandler,
-    MessageRouter,
     OutputCallback,
-    not_ready_message,
+    input_prompt,
 )
 
-_SLICE = 0.25
 
-
-class AsyncClient:
+class AsyncClient(KernelChannels):
     """The asyncio counterpart of :class:`~kernelwire.client.BlockingClient`.
 
     Use ``async with AsyncClient(info) as client:`` (or ``await client.start()`` and
@@ -54,42 +52,19 @@ class AsyncClient:
         heartbeat_timeout: float = 5.0,
         input_handler: InputHandler | None = None,
     ) -> None:
-        self.info = load_connection_info(connection)
-        self.session = session if session is not None else _session_for(self.info)
-        self.kernel = kernel
-        self.heartbeat_timeout = heartbeat_timeout
-        self.input_handler = input_handler
-        self.router = MessageRouter(self.session)
-        self._context = context if context is not None else zmq.asyncio.Context.instance()
-        identity = self.session.bsession
-        self.shell = self._connect("shell", zmq.DEALER, identity)
-        self.control = self._connect("control", zmq.DEALER, identity)
-        # The kernel's ROUTER drops an input_request to a peer it has not met yet:
-        # wait_for_ready waits for the stdin handshake, watched from before the connect.
-        self.stdin = self._socket(zmq.DEALER, identity)
-        self._stdin_monitor: Any = self.stdin.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        self.stdin.connect(channel_url(self.info, "stdin"))
-        self.iopub = self._connect("iopub", zmq.SUB)
-        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.hb = self._connect("hb", zmq.REQ)
+        super().__init__(
+            connection,
+            session=session,
+            kernel=kernel,
+            context=context if context is not None else zmq.asyncio.Context.instance(),
+            heartbeat_timeout=heartbeat_timeout,
+            input_handler=input_handler,
+        )
         self._hb_lock = asyncio.Lock()
         self._last_pong = time.monotonic()
         self._activity = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._failure: Exception | None = None
-        self.closed = False
-
-    def _socket(self, kind: int, identity: bytes | None = None) -> Any:
-        socket = self._context.socket(kind)
-        socket.linger = 0
-        if identity is not None:
-            socket.identity = identity
-        return socket
-
-    def _connect(self, channel: str, kind: int, identity: bytes | None = None) -> Any:
-        socket = self._socket(kind, identity)
-        socket.connect(channel_url(self.info, channel))
-        return socket
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -97,12 +72,7 @@ class AsyncClient:
         """Start the reader tasks (and the heartbeat, for a kernel we did not start)."""
         if self._tasks:
             return
-        for socket, channel in (
-            (self.shell, "shell"),
-            (self.control, "control"),
-            (self.stdin, "stdin"),
-            (self.iopub, "iopub"),
-        ):
+        for socket, channel in self._channels.items():
             self._tasks.append(asyncio.create_task(self._read(socket, channel)))
         if self.kernel is None:
             self._tasks.append(asyncio.create_task(self._beat()))
@@ -112,12 +82,10 @@ class AsyncClient:
         if self.closed:
             return
         self.closed = True
-        self._stop_stdin_monitor()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for socket in (self.shell, self.control, self.stdin, self.iopub, self.hb):
-            socket.close(linger=0)
+        self._close_sockets()
 
     async def __aenter__(self) -> AsyncClient:
         await self.start()
@@ -133,16 +101,14 @@ class AsyncClient:
         deadline = time.monotonic() + timeout
         reply: dict[str, Any] | None = None
         while reply is None or not self.router.iopub_live:
-            exchange = await self._send(self.shell, "kernel_info_request", {})
+            exchange = await self._send(requests.kernel_info())
             try:
-                await self._wait(exchange, deadline - time.monotonic(), "kernel_info_reply")
+                await self._wait(exchange, deadline - time.monotonic())
             except KernelTimeout as exc:
                 alive = await self.is_alive()
-                raise KernelTimeout(
-                    not_ready_message(timeout, alive) + self.router.refusal_report(), exc.msg_id
-                ) from None
+                raise self.router.not_ready_error(timeout, alive, exc.msg_id) from None
             reply = exchange.reply
-            until = min(deadline, time.monotonic() + 0.5)
+            until = min(deadline, time.monotonic() + IOPUB_RETRY)
             while not self.router.iopub_live and time.monotonic() < until:
                 await self._next_activity(until - time.monotonic())
             if not self.router.iopub_live and time.monotonic() >= deadline:
@@ -154,18 +120,11 @@ class AsyncClient:
             self._stop_stdin_monitor()
         return reply
 
-    def _stop_stdin_monitor(self) -> None:
-        if self._stdin_monitor is not None:
-            self.stdin.disable_monitor()
-            self._stdin_monitor.close(linger=0)
-            self._stdin_monitor = None
-
     # ------------------------------------------------------------------ plumbing
 
-    async def _send(
-        self, socket: Any, msg_type: str, content: dict[str, Any], **options: Any
-    ) -> Exchange:
-        exchange, frames = self.router.request(msg_type, content, **options)
+    async def _send(self, request: Request, **callbacks: Any) -> Exchange:
+        exchange, frames = self.router.request(request, **callbacks)
+        socket = self._socket_for(request)
         await socket.send_multipart(frames, copy=False)
         return exchange
 
@@ -194,14 +153,11 @@ class AsyncClient:
             self._notify()
 
     async def _answer_input(self, request: dict[str, Any]) -> None:
-        exchange = self.router.exchanges.get(request["parent_header"].get("msg_id", ""))
-        handler = exchange.input_handler if exchange is not None else None
-        handler = handler or self.input_handler
-        content = request["content"]
+        handler = self.router.input_handler_for(request, self.input_handler)
         value = EOF_INPUT
         try:
             if handler is not None:
-                answer = handler(content.get("prompt", ""), bool(content.get("password")))
+                answer = handler(*input_prompt(request))
                 if inspect.isawaitable(answer):
                     answer = await answer
                 value = str(answer)
@@ -224,35 +180,24 @@ class AsyncClient:
                 f"the kernel did not answer a heartbeat within {self.heartbeat_timeout} s"
             )
 
-    async def _wait(self, exchange: Exchange, timeout: float | None, what: str) -> None:
+    async def _wait(
+        self, exchange: Exchange, timeout: float | None, what: str | None = None
+    ) -> None:
         if not self._tasks:
             await self.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        refused_before = self.router.refused_replies
+        wait = self.router.wait(exchange, timeout, what)
         while not exchange.done:
             if self._failure is not None:
                 raise self._failure
-            self.router.check_refusals(refused_before, what)
+            wait.check_refusals()
             self._check_kernel()
-            if deadline is None:
-                await self._next_activity(_SLICE)
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise KernelTimeout(
-                    f"no {what} within {timeout:g} s ({exchange.progress()})."
-                    + self.router.refusal_report(),
-                    msg_id=exchange.msg_id,
-                )
-            await self._next_activity(min(remaining, _SLICE))
+            await self._next_activity(wait.next_slice())
 
-    async def _shell_request(
-        self, msg_type: str, content: dict[str, Any], timeout: float | None
-    ) -> dict[str, Any]:
-        exchange = await self._send(self.shell, msg_type, content)
-        await self._wait(exchange, timeout, msg_type.replace("_request", "_reply"))
-        assert exchange.reply is not None
-        return exchange.reply
+    async def _ask(self, request: Request, timeout: float | None) -> dict[str, Any]:
+        """Send ``request`` and return its reply."""
+        exchange = await self._send(request)
+        await self._wait(exchange, timeout)
+        return exchange.final_reply
 
     # ------------------------------------------------------------------ shell requests
 
@@ -271,38 +216,28 @@ class AsyncClient:
     ) -> ExecutionResult:
         """Run ``code``: see :meth:`BlockingClient.execute`."""
         handler = input_handler or self.input_handler
-        content = {
-            "code": code,
-            "silent": silent,
-            "store_history": store_history,
-            "user_expressions": user_expressions or {},
-            "allow_stdin": handler is not None if allow_stdin is None else allow_stdin,
-            "stop_on_error": stop_on_error,
-        }
-        exchange = await self._send(
-            self.shell,
-            "execute_request",
-            content,
-            wants_idle=True,
-            output_callback=output_callback,
-            input_handler=handler,
+        request = requests.execute(
+            code,
+            silent=silent,
+            store_history=store_history,
+            user_expressions=user_expressions,
+            allow_stdin=allow_stdin,
+            stop_on_error=stop_on_error,
+            can_answer_input=handler is not None,
         )
-        await self._wait(exchange, timeout, "execute_reply and idle status")
-        assert exchange.reply is not None
-        return ExecutionResult(exchange.reply, exchange.outputs)
+        exchange = await self._send(request, output_callback=output_callback, input_handler=handler)
+        await self._wait(exchange, timeout)
+        return ExecutionResult(exchange.final_reply, exchange.outputs)
 
     async def kernel_info(self, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
         """The kernel_info_reply message."""
-        return await self._shell_request("kernel_info_request", {}, timeout)
+        return await self._ask(requests.kernel_info(), timeout)
 
     async def complete(
         self, code: str, cursor_pos: int | None = None, timeout: float | None = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """The complete_reply message; the cursor defaults to the end of ``code``."""
-        pos = len(code) if cursor_pos is None else cursor_pos
-        return await self._shell_request(
-            "complete_request", {"code": code, "cursor_pos": pos}, timeout
-        )
+        return await self._ask(requests.complete(code, cursor_pos), timeout)
 
     async def inspect(
         self,
@@ -312,15 +247,13 @@ class AsyncClient:
         timeout: float | None = REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
         """The inspect_reply message; the cursor defaults to the end of ``code``."""
-        pos = len(code) if cursor_pos is None else cursor_pos
-        content = {"code": code, "cursor_pos": pos, "detail_level": detail_level}
-        return await self._shell_request("inspect_request", content, timeout)
+        return await self._ask(requests.inspect(code, cursor_pos, detail_level), timeout)
 
     async def is_complete(
         self, code: str, timeout: float | None = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """The is_complete_reply message."""
-        return await self._shell_request("is_complete_request", {"code": code}, timeout)
+        return await self._ask(requests.is_complete(code), timeout)
 
     async def history(
         self,
@@ -333,21 +266,14 @@ class AsyncClient:
         **options: Any,
     ) -> dict[str, Any]:
         """The history_reply message (``options``: session, start, stop, pattern, unique)."""
-        content = {
-            "hist_access_type": hist_access_type,
-            "output": output,
-            "raw": raw,
-            "n": n,
-            **options,
-        }
-        return await self._shell_request("history_request", content, timeout)
+        request = requests.history(hist_access_type, output=output, raw=raw, n=n, options=options)
+        return await self._ask(request, timeout)
 
     async def comm_info(
         self, target_name: str | None = None, timeout: float | None = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """The comm_info_reply message (all comms, or those of ``target_name``)."""
-        content = {} if target_name is None else {"target_name": target_name}
-        return await self._shell_request("comm_info_request", content, timeout)
+        return await self._ask(requests.comm_info(target_name), timeout)
 
     # ------------------------------------------------------------------ comms
 
@@ -361,20 +287,11 @@ class AsyncClient:
         comm_id: str | None = None,
     ) -> Comm:
         """Open a comm to the kernel's ``target_name`` (see :meth:`BlockingClient.comm_open`)."""
-        comm_id = comm_id or uuid.uuid4().hex
-        content = {"comm_id": comm_id, "target_name": target_name, "data": data or {}}
-        comm = Comm(comm_id, target_name, "")
-        self.router.comms[comm_id] = comm
-        exchange = await self._send(
-            self.shell,
-            "comm_open",
-            content,
-            wants_reply=False,
-            wants_idle=True,
-            buffers=buffers,
-            metadata=metadata,
+        request = requests.comm_open(
+            target_name, data, comm_id=comm_id, buffers=buffers, metadata=metadata
         )
-        comm.open_msg_id = exchange.msg_id
+        comm = self.router.open_comm(request)
+        comm.open_msg_id = (await self._send(request)).msg_id
         return comm
 
     async def comm_msg(
@@ -386,17 +303,8 @@ class AsyncClient:
         metadata: dict[str, Any] | None = None,
     ) -> str:
         """Send ``data`` (and binary ``buffers``) on a comm; returns the message id."""
-        comm_id = comm.comm_id if isinstance(comm, Comm) else comm
-        exchange = await self._send(
-            self.shell,
-            "comm_msg",
-            {"comm_id": comm_id, "data": data or {}},
-            wants_reply=False,
-            wants_idle=True,
-            buffers=buffers,
-            metadata=metadata,
-        )
-        return exchange.msg_id
+        request = requests.comm_msg(comm, data, buffers=buffers, metadata=metadata)
+        return (await self._send(request)).msg_id
 
     async def comm_close(
         self,
@@ -406,27 +314,14 @@ class AsyncClient:
         buffers: list[Any] | None = None,
     ) -> str:
         """Close a comm; returns the message id."""
-        comm_id = comm.comm_id if isinstance(comm, Comm) else comm
-        if isinstance(comm, Comm):
-            comm.closed = True
-        exchange = await self._send(
-            self.shell,
-            "comm_close",
-            {"comm_id": comm_id, "data": data or {}},
-            wants_reply=False,
-            wants_idle=True,
-            buffers=buffers,
-        )
-        return exchange.msg_id
+        return (await self._send(requests.comm_close(comm, data, buffers=buffers))).msg_id
 
     async def collect_outputs(
         self, msg_id: str, timeout: float | None = REQUEST_TIMEOUT
     ) -> list[dict[str, Any]]:
         """Wait until the request ``msg_id`` is complete (see
         :meth:`BlockingClient.collect_outputs`); returns the IOPub messages it caused."""
-        exchange = self.router.exchanges.get(msg_id)
-        if exchange is None:
-            raise KeyError(f"no recent request has msg_id {msg_id!r}")
+        exchange = self.router.exchange(msg_id)
         await self._wait(exchange, timeout, f"idle status for {exchange.msg_type}")
         return exchange.outputs
 
@@ -434,17 +329,14 @@ class AsyncClient:
 
     async def interrupt(self, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
         """Ask the kernel to interrupt the running code; the interrupt_reply message."""
-        exchange = await self._send(self.control, "interrupt_request", {})
-        await self._wait(exchange, timeout, "interrupt_reply")
-        assert exchange.reply is not None
-        return exchange.reply
+        return await self._ask(requests.interrupt(), timeout)
 
     async def shutdown(self, restart: bool = False, timeout: float = 10.0) -> dict[str, Any] | None:
         """Ask the kernel to shut down (see :meth:`BlockingClient.shutdown`)."""
-        exchange = await self._send(self.control, "shutdown_request", {"restart": restart})
+        exchange = await self._send(requests.shutdown(restart))
         deadline = time.monotonic() + timeout
         try:
-            await self._wait(exchange, timeout, "shutdown_reply")
+            await self._wait(exchange, timeout)
         except KernelDied:
             return None
         kernel = self.kernel

@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import Any
 
 import zmq
 
-from ..connect import channel_url, load_connection_info
-from ..connect import session_from_connection_info as _session_for
 from ..session import Session
+from . import requests
+from .channels import KernelChannels
 from .errors import KernelDied, KernelTimeout
 from .launcher import KernelProcess
+from .requests import Request
 from .results import Comm, ExecutionResult
 from .router import (
     EOF_INPUT,
     HEARTBEAT_INTERVAL,
+    IOPUB_RETRY,
     REQUEST_TIMEOUT,
     Exchange,
     InputHandler,
-    MessageRouter,
     OutputCallback,
-    not_ready_message,
+    input_prompt,
 )
 
-#: Longest wait between checks that the kernel still lives (seconds).
-_SLICE = 0.25
 
-
-class BlockingClient:
+class BlockingClient(KernelChannels):
     """Talks to one kernel over shell, iopub, stdin, control and heartbeat.
 
     ``connection`` is connection info or a connection file path. Give ``kernel`` (a
@@ -48,48 +45,19 @@ class BlockingClient:
         heartbeat_timeout: float = 5.0,
         input_handler: InputHandler | None = None,
     ) -> None:
-        self.info = load_connection_info(connection)
-        self.session = session if session is not None else _session_for(self.info)
-        self.kernel = kernel
-        self.heartbeat_timeout = heartbeat_timeout
-        self.input_handler = input_handler
-        self.router = MessageRouter(self.session)
-        self._context = context if context is not None else zmq.Context.instance()
-        identity = self.session.bsession
-        self.shell = self._connect("shell", zmq.DEALER, identity)
-        self.control = self._connect("control", zmq.DEALER, identity)
-        # The kernel's ROUTER drops an input_request to a peer it has not met yet:
-        # wait_for_ready waits for the stdin handshake, watched from before the connect.
-        self.stdin = self._socket(zmq.DEALER, identity)
-        self._stdin_monitor: Any = self.stdin.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        self.stdin.connect(channel_url(self.info, "stdin"))
-        self.iopub = self._connect("iopub", zmq.SUB)
-        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.hb = self._connect("hb", zmq.REQ)
-        self._channels = {
-            self.shell: "shell",
-            self.control: "control",
-            self.stdin: "stdin",
-            self.iopub: "iopub",
-        }
+        super().__init__(
+            connection,
+            session=session,
+            kernel=kernel,
+            context=context if context is not None else zmq.Context.instance(),
+            heartbeat_timeout=heartbeat_timeout,
+            input_handler=input_handler,
+        )
         self._poller = zmq.Poller()
         for socket in (*self._channels, self.hb):
             self._poller.register(socket, zmq.POLLIN)
         self._ping_sent: float | None = None
         self._last_pong = time.monotonic()
-        self.closed = False
-
-    def _socket(self, kind: int, identity: bytes | None = None) -> Any:
-        socket = self._context.socket(kind)
-        socket.linger = 0
-        if identity is not None:
-            socket.identity = identity
-        return socket
-
-    def _connect(self, channel: str, kind: int, identity: bytes | None = None) -> Any:
-        socket = self._socket(kind, identity)
-        socket.connect(channel_url(self.info, channel))
-        return socket
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -97,9 +65,7 @@ class BlockingClient:
         """Close the sockets (the kernel keeps running)."""
         if not self.closed:
             self.closed = True
-            self._stop_stdin_monitor()
-            for socket in (*self._channels, self.hb):
-                socket.close(linger=0)
+            self._close_sockets()
 
     def __enter__(self) -> BlockingClient:
         return self
@@ -117,16 +83,13 @@ class BlockingClient:
         deadline = time.monotonic() + timeout
         reply: dict[str, Any] | None = None
         while reply is None or not self.router.iopub_live:
-            exchange = self._send(self.shell, "kernel_info_request", {})
+            exchange = self._send(requests.kernel_info())
             try:
-                self._wait(exchange, deadline - time.monotonic(), "kernel_info_reply")
+                self._wait(exchange, deadline - time.monotonic())
             except KernelTimeout as exc:
-                raise KernelTimeout(
-                    not_ready_message(timeout, self.is_alive()) + self.router.refusal_report(),
-                    exc.msg_id,
-                ) from None
+                raise self.router.not_ready_error(timeout, self.is_alive(), exc.msg_id) from None
             reply = exchange.reply
-            until = min(deadline, time.monotonic() + 0.5)
+            until = min(deadline, time.monotonic() + IOPUB_RETRY)
             while not self.router.iopub_live and time.monotonic() < until:
                 self._pump(until - time.monotonic())
             if not self.router.iopub_live and time.monotonic() >= deadline:
@@ -138,22 +101,11 @@ class BlockingClient:
             self._stop_stdin_monitor()
         return reply
 
-    def _stop_stdin_monitor(self) -> None:
-        if self._stdin_monitor is not None:
-            self.stdin.disable_monitor()
-            self._stdin_monitor.close(linger=0)
-            self._stdin_monitor = None
-
     # ------------------------------------------------------------------ plumbing
 
-    def _send(
-        self,
-        socket: Any,
-        msg_type: str,
-        content: dict[str, Any],
-        **options: Any,
-    ) -> Exchange:
-        exchange, frames = self.router.request(msg_type, content, **options)
+    def _send(self, request: Request, **callbacks: Any) -> Exchange:
+        exchange, frames = self.router.request(request, **callbacks)
+        socket = self._socket_for(request)
         socket.send_multipart(frames, copy=False)
         return exchange
 
@@ -177,14 +129,11 @@ class BlockingClient:
                     self._answer_input(msg)
 
     def _answer_input(self, request: dict[str, Any]) -> None:
-        exchange = self.router.exchanges.get(request["parent_header"].get("msg_id", ""))
-        handler = exchange.input_handler if exchange is not None else None
-        handler = handler or self.input_handler
-        content = request["content"]
+        handler = self.router.input_handler_for(request, self.input_handler)
         value = EOF_INPUT
         try:
             if handler is not None:
-                value = str(handler(content.get("prompt", ""), bool(content.get("password"))))
+                value = str(handler(*input_prompt(request)))
         except EOFError:
             pass
         finally:
@@ -217,33 +166,20 @@ class BlockingClient:
         self._ping_sent = None
         self._last_pong = time.monotonic()
 
-    def _wait(self, exchange: Exchange, timeout: float | None, what: str) -> None:
+    def _wait(self, exchange: Exchange, timeout: float | None, what: str | None = None) -> None:
         """Handle messages until ``exchange`` is done; bounded by ``timeout`` seconds (None:
         no bound, but the kernel's death or a refused reply still ends the wait)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        refused_before = self.router.refused_replies
+        wait = self.router.wait(exchange, timeout, what)
         while not exchange.done:
-            self.router.check_refusals(refused_before, what)
+            wait.check_refusals()
             self._check_kernel()
-            if deadline is None:
-                self._pump(_SLICE)
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise KernelTimeout(
-                    f"no {what} within {timeout:g} s ({exchange.progress()})."
-                    + self.router.refusal_report(),
-                    msg_id=exchange.msg_id,
-                )
-            self._pump(min(remaining, _SLICE))
+            self._pump(wait.next_slice())
 
-    def _shell_request(
-        self, msg_type: str, content: dict[str, Any], timeout: float | None
-    ) -> dict[str, Any]:
-        exchange = self._send(self.shell, msg_type, content)
-        self._wait(exchange, timeout, msg_type.replace("_request", "_reply"))
-        assert exchange.reply is not None
-        return exchange.reply
+    def _ask(self, request: Request, timeout: float | None) -> dict[str, Any]:
+        """Send ``request`` and return its reply."""
+        exchange = self._send(request)
+        self._wait(exchange, timeout)
+        return exchange.final_reply
 
     # ------------------------------------------------------------------ shell requests
 
@@ -265,36 +201,28 @@ class BlockingClient:
         as it arrives. stdin is allowed when an input handler is given (here or on the
         client) unless ``allow_stdin`` says otherwise."""
         handler = input_handler or self.input_handler
-        content = {
-            "code": code,
-            "silent": silent,
-            "store_history": store_history,
-            "user_expressions": user_expressions or {},
-            "allow_stdin": handler is not None if allow_stdin is None else allow_stdin,
-            "stop_on_error": stop_on_error,
-        }
-        exchange = self._send(
-            self.shell,
-            "execute_request",
-            content,
-            wants_idle=True,
-            output_callback=output_callback,
-            input_handler=handler,
+        request = requests.execute(
+            code,
+            silent=silent,
+            store_history=store_history,
+            user_expressions=user_expressions,
+            allow_stdin=allow_stdin,
+            stop_on_error=stop_on_error,
+            can_answer_input=handler is not None,
         )
-        self._wait(exchange, timeout, "execute_reply and idle status")
-        assert exchange.reply is not None
-        return ExecutionResult(exchange.reply, exchange.outputs)
+        exchange = self._send(request, output_callback=output_callback, input_handler=handler)
+        self._wait(exchange, timeout)
+        return ExecutionResult(exchange.final_reply, exchange.outputs)
 
     def kernel_info(self, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
         """The kernel_info_reply message."""
-        return self._shell_request("kernel_info_request", {}, timeout)
+        return self._ask(requests.kernel_info(), timeout)
 
     def complete(
         self, code: str, cursor_pos: int | None = None, timeout: float | None = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """The complete_reply message; the cursor defaults to the end of ``code``."""
-        pos = len(code) if cursor_pos is None else cursor_pos
-        return self._shell_request("complete_request", {"code": code, "cursor_pos": pos}, timeout)
+        return self._ask(requests.complete(code, cursor_pos), timeout)
 
     def inspect(
         self,
@@ -304,13 +232,11 @@ class BlockingClient:
         timeout: float | None = REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
         """The inspect_reply message; the cursor defaults to the end of ``code``."""
-        pos = len(code) if cursor_pos is None else cursor_pos
-        content = {"code": code, "cursor_pos": pos, "detail_level": detail_level}
-        return self._shell_request("inspect_request", content, timeout)
+        return self._ask(requests.inspect(code, cursor_pos, detail_level), timeout)
 
     def is_complete(self, code: str, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
         """The is_complete_reply message."""
-        return self._shell_request("is_complete_request", {"code": code}, timeout)
+        return self._ask(requests.is_complete(code), timeout)
 
     def history(
         self,
@@ -323,21 +249,14 @@ class BlockingClient:
         **options: Any,
     ) -> dict[str, Any]:
         """The history_reply message (``options``: session, start, stop, pattern, unique)."""
-        content = {
-            "hist_access_type": hist_access_type,
-            "output": output,
-            "raw": raw,
-            "n": n,
-            **options,
-        }
-        return self._shell_request("history_request", content, timeout)
+        request = requests.history(hist_access_type, output=output, raw=raw, n=n, options=options)
+        return self._ask(request, timeout)
 
     def comm_info(
         self, target_name: str | None = None, timeout: float | None = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """The comm_info_reply message (all comms, or those of ``target_name``)."""
-        content = {} if target_name is None else {"target_name": target_name}
-        return self._shell_request("comm_info_request", content, timeout)
+        return self._ask(requests.comm_info(target_name), timeout)
 
     # ------------------------------------------------------------------ comms
 
@@ -352,19 +271,11 @@ class BlockingClient:
     ) -> Comm:
         """Open a comm to the kernel's ``target_name``; the kernel's messages on it collect
         in the returned :class:`Comm` as messages are handled (see :meth:`collect_outputs`)."""
-        comm_id = comm_id or uuid.uuid4().hex
-        content = {"comm_id": comm_id, "target_name": target_name, "data": data or {}}
-        exchange = self._send(
-            self.shell,
-            "comm_open",
-            content,
-            wants_reply=False,
-            wants_idle=True,
-            buffers=buffers,
-            metadata=metadata,
+        request = requests.comm_open(
+            target_name, data, comm_id=comm_id, buffers=buffers, metadata=metadata
         )
-        comm = Comm(comm_id, target_name, exchange.msg_id)
-        self.router.comms[comm_id] = comm
+        comm = self.router.open_comm(request)
+        comm.open_msg_id = self._send(request).msg_id
         return comm
 
     def comm_msg(
@@ -376,17 +287,7 @@ class BlockingClient:
         metadata: dict[str, Any] | None = None,
     ) -> str:
         """Send ``data`` (and binary ``buffers``) on a comm; returns the message id."""
-        comm_id = comm.comm_id if isinstance(comm, Comm) else comm
-        content = {"comm_id": comm_id, "data": data or {}}
-        return self._send(
-            self.shell,
-            "comm_msg",
-            content,
-            wants_reply=False,
-            wants_idle=True,
-            buffers=buffers,
-            metadata=metadata,
-        ).msg_id
+        return self._send(requests.comm_msg(comm, data, buffers=buffers, metadata=metadata)).msg_id
 
     def comm_close(
         self,
@@ -396,18 +297,7 @@ class BlockingClient:
         buffers: list[Any] | None = None,
     ) -> str:
         """Close a comm; returns the message id."""
-        comm_id = comm.comm_id if isinstance(comm, Comm) else comm
-        content = {"comm_id": comm_id, "data": data or {}}
-        if isinstance(comm, Comm):
-            comm.closed = True
-        return self._send(
-            self.shell,
-            "comm_close",
-            content,
-            wants_reply=False,
-            wants_idle=True,
-            buffers=buffers,
-        ).msg_id
+        return self._send(requests.comm_close(comm, data, buffers=buffers)).msg_id
 
     def collect_outputs(
         self, msg_id: str, timeout: float | None = REQUEST_TIMEOUT
@@ -415,9 +305,7 @@ class BlockingClient:
         """Wait until the request ``msg_id`` (one of the last few hundred sent) is complete:
         the kernel reported idle for it (and replied, if it has a reply). Returns the IOPub
         messages it caused; use it to resume a request after a timeout, or for comms."""
-        exchange = self.router.exchanges.get(msg_id)
-        if exchange is None:
-            raise KeyError(f"no recent request has msg_id {msg_id!r}")
+        exchange = self.router.exchange(msg_id)
         self._wait(exchange, timeout, f"idle status for {exchange.msg_type}")
         return exchange.outputs
 
@@ -425,18 +313,15 @@ class BlockingClient:
 
     def interrupt(self, timeout: float | None = REQUEST_TIMEOUT) -> dict[str, Any]:
         """Ask the kernel to interrupt the running code; the interrupt_reply message."""
-        exchange = self._send(self.control, "interrupt_request", {})
-        self._wait(exchange, timeout, "interrupt_reply")
-        assert exchange.reply is not None
-        return exchange.reply
+        return self._ask(requests.interrupt(), timeout)
 
     def shutdown(self, restart: bool = False, timeout: float = 10.0) -> dict[str, Any] | None:
         """Ask the kernel to shut down; returns the shutdown_reply (None when a kernel we
         started exited before replying). Waits for a started kernel's process to end."""
-        exchange = self._send(self.control, "shutdown_request", {"restart": restart})
+        exchange = self._send(requests.shutdown(restart))
         deadline = time.monotonic() + timeout
         try:
-            self._wait(exchange, timeout, "shutdown_reply")
+            self._wait(exchange, timeout)
         except KernelDied:
             return None
         if self.kernel is not None and not restart:

@@ -7,6 +7,7 @@ outputs to requests (by parent ``msg_id``) in exactly the same way.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from typing import Any
 from ..errors import WireError
 from ..session import Session
 from ..wire import feed_identities
-from .errors import MessageRefused
+from .errors import KernelTimeout, MessageRefused
+from .requests import Request
 from .results import Comm
 
 OutputCallback = Callable[[dict[str, Any]], None]
@@ -28,11 +30,21 @@ TRACKED_REQUESTS = 256
 REQUEST_TIMEOUT = 60.0
 #: Between heartbeats while waiting for a kernel we did not start (seconds).
 HEARTBEAT_INTERVAL = 1.0
+#: Longest wait between checks that the kernel still lives (seconds).
+WAIT_SLICE = 0.25
+#: How long wait_for_ready waits for IOPub before it asks kernel_info again (seconds).
+IOPUB_RETRY = 0.5
 #: The input_reply for "no more input": ipython-style kernels raise EOFError on it.
 EOF_INPUT = "\x04"
 
 
-def not_ready_message(timeout: float, alive: bool) -> str:
+def input_prompt(input_request: dict[str, Any]) -> tuple[str, bool]:
+    """The ``(prompt, password)`` an input handler is called with."""
+    content = input_request["content"]
+    return content.get("prompt", ""), bool(content.get("password"))
+
+
+def _not_ready_message(timeout: float, alive: bool) -> str:
     """Why wait_for_ready gave up, judging by whether the heartbeat answers."""
     if not alive:
         return f"the kernel answered neither kernel_info_request nor heartbeats in {timeout:g} s."
@@ -62,11 +74,62 @@ class Exchange:
             self.idle or not self.wants_idle
         )
 
+    @property
+    def awaited(self) -> str:
+        """What completes this exchange, for timeout messages."""
+        reply = self.msg_type.replace("_request", "_reply")
+        if not self.wants_idle:
+            return reply
+        return (
+            f"{reply} and idle status" if self.wants_reply else f"idle status for {self.msg_type}"
+        )
+
+    @property
+    def final_reply(self) -> dict[str, Any]:
+        """The reply of a done exchange that wanted one."""
+        assert self.reply is not None
+        return self.reply
+
     def progress(self) -> str:
         """What has come back so far, for timeout messages."""
         got = "the reply" if self.reply is not None else "no reply"
         idle = ", idle" if self.idle else ""
         return f"got {got}{idle} and {len(self.outputs)} IOPub message(s) for {self.msg_type}"
+
+
+class BoundedWait:
+    """The bookkeeping of one wait for an exchange, shared by both clients: its time limit
+    (``timeout`` None: no limit, but the kernel's death or a refused reply still ends it)
+    and the count of replies refused before it began."""
+
+    def __init__(
+        self, router: MessageRouter, exchange: Exchange, timeout: float | None, what: str
+    ) -> None:
+        self.router = router
+        self.exchange = exchange
+        self.timeout = timeout
+        self.what = what
+        self.started = time.monotonic()
+        self.refused_before = router.refused_replies
+
+    def check_refusals(self) -> None:
+        """Raise MessageRefused when waiting has become futile (see
+        :meth:`MessageRouter.check_refusals`)."""
+        self.router.check_refusals(self.refused_before, self.what)
+
+    def next_slice(self) -> float:
+        """How long to wait for messages before checking again; KernelTimeout when the
+        time is up."""
+        if self.timeout is None:
+            return WAIT_SLICE
+        remaining = self.started + self.timeout - time.monotonic()
+        if remaining <= 0:
+            raise KernelTimeout(
+                f"no {self.what} within {self.timeout:g} s ({self.exchange.progress()})."
+                + self.router.refusal_report(),
+                msg_id=self.exchange.msg_id,
+            )
+        return min(remaining, WAIT_SLICE)
 
 
 @dataclass
@@ -94,28 +157,56 @@ class MessageRouter:
 
     def request(
         self,
-        msg_type: str,
-        content: dict[str, Any],
+        request: Request,
         *,
-        wants_reply: bool = True,
-        wants_idle: bool = False,
-        buffers: list[Any] | None = None,
-        metadata: dict[str, Any] | None = None,
         output_callback: OutputCallback | None = None,
         input_handler: InputHandler | None = None,
     ) -> tuple[Exchange, list[Any]]:
         """A new request: its :class:`Exchange` and the frames to send."""
-        msg = self.session.msg(msg_type, content, metadata=metadata)
+        msg = self.session.msg(request.msg_type, request.content, metadata=request.metadata)
         frames: list[Any] = self.session.serialize(msg)
-        if buffers:
-            frames.extend(buffers)
+        if request.buffers:
+            frames.extend(request.buffers)
         exchange = Exchange(
-            msg["msg_id"], msg_type, wants_reply, wants_idle, output_callback, input_handler
+            msg["msg_id"],
+            request.msg_type,
+            request.wants_reply,
+            request.wants_idle,
+            output_callback,
+            input_handler,
         )
         self.exchanges[exchange.msg_id] = exchange
         while len(self.exchanges) > TRACKED_REQUESTS:
             self.exchanges.popitem(last=False)
         return exchange, frames
+
+    def wait(self, exchange: Exchange, timeout: float | None, what: str | None) -> BoundedWait:
+        """Start a wait for ``exchange``; ``what`` it waits for defaults to what completes it."""
+        return BoundedWait(self, exchange, timeout, what or exchange.awaited)
+
+    def exchange(self, msg_id: str) -> Exchange:
+        """The exchange of a recent request (KeyError for an unknown or forgotten one)."""
+        exchange = self.exchanges.get(msg_id)
+        if exchange is None:
+            raise KeyError(f"no recent request has msg_id {msg_id!r}")
+        return exchange
+
+    def open_comm(self, request: Request) -> Comm:
+        """The :class:`Comm` a ``comm_open`` request opens, filed before it is sent so
+        that no kernel message on it can arrive unseen."""
+        content = request.content
+        comm = Comm(content["comm_id"], content["target_name"], "")
+        self.comms[comm.comm_id] = comm
+        return comm
+
+    def input_handler_for(
+        self, input_request: dict[str, Any], default: InputHandler | None
+    ) -> InputHandler | None:
+        """Who answers ``input_request``: the handler of the request that caused it, else
+        ``default`` (the client's)."""
+        exchange = self.exchanges.get(input_request["parent_header"].get("msg_id", ""))
+        handler = exchange.input_handler if exchange is not None else None
+        return handler or default
 
     def input_reply(self, input_request: dict[str, Any], value: str) -> list[Any]:
         """The frames answering ``input_request`` on the stdin channel."""
@@ -176,6 +267,10 @@ class MessageRouter:
             + self.refusal_report()
         ) from (refusal.error if refusal else None)
 
+    def not_ready_error(self, timeout: float, alive: bool, msg_id: str | None) -> KernelTimeout:
+        """Why wait_for_ready gave up waiting for kernel_info_reply."""
+        return KernelTimeout(_not_ready_message(timeout, alive) + self.refusal_report(), msg_id)
+
     def refusal_report(self) -> str:
         """A sentence about refused messages, for error messages ("" when none)."""
         last = self.last_refusal
@@ -191,11 +286,14 @@ class MessageRouter:
 __all__ = [
     "EOF_INPUT",
     "HEARTBEAT_INTERVAL",
+    "IOPUB_RETRY",
     "REQUEST_TIMEOUT",
     "TRACKED_REQUESTS",
+    "WAIT_SLICE",
+    "BoundedWait",
     "Exchange",
     "InputHandler",
     "MessageRouter",
     "OutputCallback",
-    "not_ready_message",
+    "input_prompt",
 ]
