@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -432,6 +433,23 @@ def test_stop_on_error_aborts_queued_requests(kc: BlockingKernelClient) -> None:
     assert _types(outputs) == ["status", "status"]  # busy, idle: nothing ran
 
 
+def test_stop_on_error_spares_a_request_sent_after_the_error_reply(
+    kc: BlockingKernelClient,
+) -> None:
+    """Only what was queued when the cell failed is aborted: a client that sends a new
+    cell on seeing the error reply gets it run, even while the kernel is still busy
+    with the requests that were queued (here 300 kernel_info_requests)."""
+    failing = kc.execute("input()\n1/0", allow_stdin=True)
+    for _ in range(300):
+        kc.kernel_info()
+    kc.get_stdin_msg(timeout=TIMEOUT)  # all 300 are queued behind the waiting cell
+    kc.input("")
+    assert _reply(kc, failing)["content"]["ename"] == "ZeroDivisionError"
+    after = kc.execute("'ran'")
+    reply = _reply(kc, after)
+    assert reply["content"]["status"] == "ok"
+
+
 # ------------------------------------------------------------------- other requests
 
 
@@ -656,6 +674,37 @@ def test_manual_launch_over_ipc_and_shutdown(tmp_path: Path) -> None:
             process.kill()
             process.wait(timeout=TIMEOUT)
         log.close()
+
+
+BLOCK_SIGINT_THEN_KERNEL = (
+    "import os, signal, sys\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'kernelwire.kernel', '-f', sys.argv[1]])\n"
+)
+
+
+def test_interrupt_works_when_the_launcher_blocks_sigint(tmp_path: Path) -> None:
+    """A signal mask survives fork and exec: a kernel launched by a process that blocks
+    SIGINT (some CI runners and supervisors do) must still be interruptible."""
+    path, _info = write_connection_file(tmp_path / "connection.json")
+    process = subprocess.Popen(
+        [sys.executable, "-c", BLOCK_SIGINT_THEN_KERNEL, path], stderr=subprocess.DEVNULL
+    )
+    kc = BlockingKernelClient()
+    kc.load_connection_file(path)
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=TIMEOUT)
+        msg_id = _start_endless_cell(kc)
+        process.send_signal(signal.SIGINT)
+        assert _reply(kc, msg_id)["content"]["ename"] == "KeyboardInterrupt"
+        msg_id = _start_endless_cell(kc)
+        kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+        assert _reply(kc, msg_id)["content"]["ename"] == "KeyboardInterrupt"
+    finally:
+        kc.stop_channels()
+        process.kill()
+        process.wait(timeout=TIMEOUT)
 
 
 def test_shutdown_while_a_cell_runs(spec_dir: str) -> None:

@@ -24,8 +24,7 @@ import platform
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -38,6 +37,7 @@ from .display import clear_output, display, format_object, set_publisher
 from .execution import CellOutcome, Executor, error_content
 from .heartbeat import Heartbeat
 from .history import History
+from .interrupts import InterruptGate
 from .introspection import complete, help_page, inspect_code, is_complete
 from .iopub import IOPubChannel
 from .outstream import Flusher, OutStream
@@ -107,7 +107,7 @@ class Kernel:
         self.executor = Executor({"display": display, "clear_output": clear_output})
 
         self._parent: dict[str, Any] = {}
-        self._executing = False
+        self.interrupts = InterruptGate()
         self._shutdown_requested = False
         self._stopping = threading.Event()
         self._control_thread = threading.Thread(
@@ -146,6 +146,11 @@ class Kernel:
         _current = self
         saved = (sys.stdout, sys.stderr, builtins.input, getpass.getpass, sys.modules["__main__"])
         previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        # A launcher may hand down a signal mask that blocks SIGINT (masks survive exec, and
+        # some CI runners and process supervisors block it): interrupts would then stay
+        # pending for ever. Unblock it before the helper threads start, so they inherit it.
+        unblock = getattr(signal, "pthread_sigmask", None)  # POSIX only
+        previous_mask = unblock(signal.SIG_UNBLOCK, {signal.SIGINT}) if unblock else None
         sys.stdout, sys.stderr = self.stdout, self.stderr
         builtins.input, getpass.getpass = self.stdin.input, self.stdin.getpass
         sys.modules["__main__"] = self.executor.module
@@ -172,6 +177,8 @@ class Kernel:
             sys.modules["__main__"] = main
             self._close()
             signal.signal(signal.SIGINT, previous_sigint)  # late interrupts stay harmless
+            if unblock and previous_mask is not None:
+                unblock(signal.SIG_SETMASK, previous_mask)
             _current = None
 
     def _shell_loop(self) -> None:
@@ -230,18 +237,8 @@ class Kernel:
         self.heartbeat.join(timeout=5)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self._executing:
-            raise KeyboardInterrupt
-        log.info("interrupt received while no code runs: ignored")
-
-    @contextmanager
-    def _user_code(self) -> Iterator[None]:
-        """Mark the main thread as running user code: SIGINT interrupts it meanwhile."""
-        self._executing = True
-        try:
-            yield
-        finally:
-            self._executing = False
+        if not self.interrupts.on_signal():
+            log.info("interrupt received while no request runs: ignored")
 
     # ---------------------------------------------------------------- dispatching
 
@@ -273,6 +270,7 @@ class Kernel:
         msg_type = msg["msg_type"]
         if socket is self.shell:
             self._parent = msg["header"]
+            self.interrupts.request_started()
         self._status("busy", msg)
         try:
             handler = handlers.get(msg_type)
@@ -287,6 +285,7 @@ class Kernel:
         finally:
             if socket is self.shell:
                 self.flusher.flush_all()
+                self.interrupts.request_finished()
             self._status("idle", msg)
 
     def _status(self, state: str, parent: dict[str, Any]) -> None:
@@ -338,7 +337,7 @@ class Kernel:
         error: dict[str, Any] | None = None
         page: dict[str, Any] | None = None
         try:
-            with self._user_code():
+            with self.interrupts.user_code():
                 page = help_page(code, self.executor.namespace)
                 outcome = CellOutcome() if page else self.executor.run_cell(code)
                 error = outcome.error
@@ -366,33 +365,40 @@ class Kernel:
         }
         if error is not None:
             reply.update(error)
+        # Abort what was queued before this reply goes out, not what a client sends after
+        # seeing it: taking the queue first draws that line exactly.
+        stop = error is not None and request.get("stop_on_error", True)
+        queued = self._take_queued() if stop else []
         self._reply(socket, idents, msg, reply, metadata={"status": reply["status"]})
-        if error is not None and request.get("stop_on_error", True):
-            self._abort_queued()
+        self._abort(queued)
 
     def _user_expressions(self, expressions: dict[str, Any]) -> dict[str, Any]:
         results: dict[str, Any] = {}
         for name, expression in expressions.items():
             try:
-                with self._user_code():
+                with self.interrupts.user_code():
                     data, metadata = format_object(self.executor.evaluate(str(expression)))
                 results[name] = {"status": "ok", "data": data, "metadata": metadata}
             except (Exception, KeyboardInterrupt) as exc:
                 results[name] = {"status": "error", **error_content(exc)}
         return results
 
-    def _abort_queued(self) -> None:
-        """After a failed cell with stop_on_error: answer the execute_requests already
-        waiting with ``status: aborted`` instead of running them."""
+    def _take_queued(self) -> list[tuple[list[bytes], dict[str, Any]]]:
+        """The shell requests already waiting, parsed (unreadable ones are dropped)."""
+        queued: list[tuple[list[bytes], dict[str, Any]]] = []
         while True:
             try:
                 frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                return
+                return queued
             parsed = self._parse(frames, "shell")
-            if parsed is None:
-                continue
-            idents, msg = parsed
+            if parsed is not None:
+                queued.append(parsed)
+
+    def _abort(self, queued: list[tuple[list[bytes], dict[str, Any]]]) -> None:
+        """After a failed cell with stop_on_error: answer the execute_requests that were
+        waiting with ``status: aborted`` instead of running them; handle the others."""
+        for idents, msg in queued:
             if msg["msg_type"] != "execute_request":
                 self._handle(self.shell, self.shell_handlers, idents, msg, "shell")
                 continue
@@ -458,17 +464,17 @@ class Kernel:
         self._reply(socket, idents, msg, {"status": "ok", "comms": comms})
 
     def _comm_open(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
-        with self._user_code():
+        with self.interrupts.user_code():
             self.comms.handle_open(msg)
 
     def _comm_msg(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
-        with self._user_code():
+        with self.interrupts.user_code():
             self.comms.handle_msg(msg)
 
     def _comm_close(
         self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]
     ) -> None:
-        with self._user_code():
+        with self.interrupts.user_code():
             self.comms.handle_close(msg)
 
     def _connect(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
@@ -485,10 +491,10 @@ class Kernel:
         self._reply(socket, idents, msg, content)
         self.iopub.publish("shutdown_reply", content, msg)
         self._shutdown_requested = True
-        if self._executing:  # a running cell would keep the main thread from stopping
+        if self.interrupts.in_request:  # a running cell would keep the main thread busy
             os.kill(os.getpid(), signal.SIGINT)
 
     def _interrupt(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
-        if self._executing:
+        if self.interrupts.in_request:
             os.kill(os.getpid(), signal.SIGINT)
         self._reply(socket, idents, msg, {"status": "ok"})

@@ -1,0 +1,56 @@
+"""When a SIGINT interrupts user code, and when it is remembered or ignored.
+
+An interrupt belongs to the shell request being handled. The client learns that a cell
+started from its ``execute_input`` message, which the kernel publishes just *before* the
+cell's code runs; an interrupt sent at once can therefore arrive while the kernel is
+still between receiving the request and running the code. Such an interrupt is kept and
+raised as soon as user code starts, instead of being lost (which would leave the cell
+running for ever). An interrupt while no request is being handled is ignored.
+
+All methods run on the main thread: Python runs signal handlers there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class InterruptGate:
+    """The main thread's interrupt state: idle, handling a request, or running user code."""
+
+    def __init__(self) -> None:
+        self.in_request = False
+        self.in_user_code = False
+        self.pending = False
+
+    def request_started(self) -> None:
+        self.in_request = True
+        self.pending = False
+
+    def request_finished(self) -> None:
+        """An interrupt still pending now arrived after the request's code: dropped."""
+        self.in_request = False
+        self.pending = False
+
+    def on_signal(self) -> bool:
+        """Called from the SIGINT handler: raises KeyboardInterrupt inside user code,
+        remembers the interrupt during a request; returns False when it was ignored."""
+        if self.in_user_code:
+            raise KeyboardInterrupt
+        if self.in_request:
+            self.pending = True
+            return True
+        return False
+
+    @contextmanager
+    def user_code(self) -> Iterator[None]:
+        """Run user code: interruptible inside, and at once if an interrupt is pending."""
+        self.in_user_code = True
+        try:
+            if self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self.in_user_code = False
