@@ -14,7 +14,8 @@ import zmq
 import zmq.asyncio
 
 from helpers import WAIT_MS, bound_pair, endpoint, recv_within, run
-from kernelwire.session import DONE, Session
+from kernelwire.errors import InvalidSignature, MissingDelimiter, TooFewFrames
+from kernelwire.session import DELIM, DONE, Session
 
 KEY = b"zero-copy-key"
 
@@ -215,3 +216,50 @@ def test_a_zmq_frame_as_buffer_can_be_tracked(zmq_ctx: zmq.Context[Any]) -> None
     assert sent is not None and sent["tracker"] is not DONE
     assert bytes(receive(session, b)["buffers"][0]) == bytes(range(256)) * 1000
     sent["tracker"].wait(WAIT_MS / 1000)
+
+
+@pytest.mark.parametrize("transport", ["inproc", "tcp"])
+def test_recv_copy_false_matches_copy_true_over_a_router(
+    zmq_ctx: zmq.Context[Any], tmp_path: Path, transport: str
+) -> None:
+    """With copy=False only the buffers stay in zmq Frames (the identities and the signed
+    frames are read as bytes at once): the message is the same as with copy=True."""
+    session = Session(key=KEY)
+    router, dealer = bound_pair(
+        zmq_ctx, (zmq.ROUTER, zmq.DEALER), endpoint(transport, tmp_path), routing_id=b"peer"
+    )
+    big = np.arange(50_000, dtype=np.int64)  # 400 KB: sent zero-copy
+    buffers = [big, b"", b"small"]
+    received = {}
+    for copy in (True, False):
+        session.send(dealer, "data", {"n": 1}, buffers=buffers, metadata={"m": copy})
+        received[copy] = recv_within(session, router, copy=copy)
+    (idents_c, msg_c), (idents_z, msg_z) = received[True], received[False]
+    assert idents_c == idents_z == [b"peer"]
+    assert all(type(i) is bytes for i in idents_z)
+    assert msg_z["content"] == msg_c["content"] == {"n": 1}
+    assert msg_z["metadata"] == {"m": False} and msg_c["metadata"] == {"m": True}
+    assert msg_z["msg_type"] == msg_c["msg_type"] == "data"
+    assert [bytes(b) for b in msg_z["buffers"]] == [big.tobytes(), b"", b"small"]
+    assert all(isinstance(b, memoryview) and isinstance(b.obj, zmq.Frame) for b in msg_z["buffers"])
+
+
+@pytest.mark.parametrize(
+    ("frames", "error"),
+    [
+        ([b"no delimiter", b"anywhere"], MissingDelimiter),
+        ([DELIM, b"signature", b"{}"], TooFewFrames),
+        ([DELIM], TooFewFrames),
+        ([b"x" * 100_000, DELIM, b"sig", b"{}", b"{}", b"{}", b"{}"], InvalidSignature),
+    ],
+)
+def test_malformed_messages_received_with_copy_false(
+    zmq_ctx: zmq.Context[Any], frames: list[bytes], error: type[Exception]
+) -> None:
+    session = Session(key=KEY)
+    router, dealer = bound_pair(zmq_ctx, (zmq.ROUTER, zmq.DEALER), "inproc://bad-zero-copy")
+    dealer.send_multipart(frames)
+    with pytest.raises(error):
+        recv_within(session, router, copy=False)
+    session.send(dealer, "after", {})  # the socket is still in step: the next one reads
+    assert recv_within(session, router, copy=False)[1]["msg_type"] == "after"

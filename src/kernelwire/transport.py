@@ -46,6 +46,8 @@ import zmq
 import zmq.asyncio
 from zmq.backend import Socket as _BackendSocket
 
+from .wire import DELIM, MIN_FRAMES
+
 #: A tracker that is always done: returned when nothing is tracked.
 DONE = zmq.MessageTracker()
 
@@ -127,12 +129,30 @@ def _send_multipart(
 
 
 def _recv_multipart(socket: Any, flags: int, copy: bool) -> list[Any]:
-    """``socket.recv_multipart`` without pyzmq's per-call Python overhead."""
+    """``socket.recv_multipart`` without pyzmq's per-call Python overhead.
+
+    With ``copy=False`` on a plain socket only the buffers (the frames after the five
+    signed ones) come as zmq Frames: identities, delimiter, signature, header, parent,
+    metadata and content are read whole at once anyway, and as bytes they skip a Frame
+    object and its ``.bytes`` copy each, and reach the codec's all-bytes fast path.
+    """
     if socket.__class__ is not _PLAIN_SOCKET:
         return socket.recv_multipart(flags, copy=copy)  # type: ignore[no-any-return]
-    frames = [_recv_one(socket, flags, copy)]
+    frame = _recv_one(socket, flags, True)
+    frames: list[Any] = [frame]
+    if copy:
+        while _get_option(socket, _RCVMORE):
+            frames.append(_recv_one(socket, flags, True))
+        return frames
+    while frame != DELIM and _get_option(socket, _RCVMORE):
+        frame = _recv_one(socket, flags, True)
+        frames.append(frame)
+    signed = MIN_FRAMES  # signature, header, parent, metadata, content
+    while signed and _get_option(socket, _RCVMORE):
+        frames.append(_recv_one(socket, flags, True))
+        signed -= 1
     while _get_option(socket, _RCVMORE):
-        frames.append(_recv_one(socket, flags, copy))
+        frames.append(_recv_one(socket, flags, False))
     return frames
 
 
