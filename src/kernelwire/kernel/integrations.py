@@ -41,6 +41,7 @@ BACKEND_MODULE = "kernelwire.kernel.backend_inline"
 #: The kernel's matplotlib backend, as ``MPLBACKEND`` or ``matplotlib.use()`` name it.
 BACKEND = f"module://{BACKEND_MODULE}"
 _FIGURE_CLASS = "matplotlib.figure.Figure"
+_MATPLOTLIB_NEEDED = (3, 7)
 _IPYTHON_DISPLAY_MODULE = "IPython.core.display_functions"
 _IPYTHON_REPLACEMENTS: dict[str, Callable[..., Any]] = {
     "display": display,
@@ -142,8 +143,11 @@ class DisplayIntegrations:
 
     def _setup_matplotlib(self, matplotlib: ModuleType) -> None:
         """Make the inline backend the default, unless the user's MPLBACKEND chose another
-        (matplotlib has applied it already)."""
+        (matplotlib has applied it already) or matplotlib is too old for it."""
         if os.environ.get("MPLBACKEND", BACKEND) != BACKEND:
+            return
+        if matplotlib.__version_info__ < _MATPLOTLIB_NEEDED:  # the backend API we implement
+            log.info("matplotlib older than 3.7: the kernel's inline backend is not used")
             return
         rc = matplotlib.rcParams
         previous_backend = rc._get("backend")  # maybe matplotlib's "choose later" marker
