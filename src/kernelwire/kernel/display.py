@@ -61,7 +61,10 @@ def _publish(msg_type: str, content: dict[str, Any]) -> None:
 def register_formatter(class_name: str, mime: str, formatter: Formatter) -> None:
     """Give instances of the class named ``class_name`` (``"module.QualName"``, subclasses
     included) the format ``mime``: ``formatter(obj)`` returns its data, or None for none.
-    It takes precedence over the object's own ``_repr_<format>_`` method, as in IPython."""
+    It takes precedence over the object's own ``_repr_<format>_`` method, as in IPython.
+    ``mime`` is one of :data:`REPR_METHODS`' types (``text/plain`` always comes from repr)."""
+    if mime not in {repr_mime for _, repr_mime in REPR_METHODS}:
+        raise ValueError(f"no formatter can be registered for {mime!r}")
     _type_formatters.setdefault(class_name, {})[mime] = formatter
 
 
@@ -74,7 +77,7 @@ def unregister_formatter(class_name: str, mime: str) -> None:
 
 
 def _type_formatters_for(obj: Any) -> dict[str, Formatter]:
-    """The registered formatters that apply to ``obj``, the most specific class first."""
+    """The registered formatters that apply to ``obj`` (a subclass's win over its base's)."""
     found: dict[str, Formatter] = {}
     if not _type_formatters:
         return found
