@@ -81,10 +81,15 @@ def _stop(kernel: Kernel) -> None:
 
 
 @pytest.fixture(scope="module")
-def kc(spec_dir: str) -> Iterator[BlockingKernelClient]:
-    kernel = _start(KERNEL_NAME, _env(), spec_dir)
-    yield kernel[1]
-    _stop(kernel)
+def kernel(spec_dir: str) -> Iterator[Kernel]:
+    started = _start(KERNEL_NAME, _env(), spec_dir)
+    yield started
+    _stop(started)
+
+
+@pytest.fixture
+def kc(kernel: Kernel) -> BlockingKernelClient:
+    return kernel[1]
 
 
 def execute(kc: BlockingKernelClient, code: str) -> tuple[str, list[dict[str, Any]]]:
@@ -249,6 +254,36 @@ def test_figures_shown_after_an_error_in_the_cell(kc: BlockingKernelClient) -> N
     assert status == "error"
     assert sorted(m["msg_type"] for m in outputs) == ["display_data", "error"]
     assert len(_png_displays(outputs)) == 1
+
+
+SLOW_TO_DRAW = """
+import time
+from matplotlib.artist import Artist
+class SlowToDraw(Artist):
+    def draw(self, renderer):
+        print('drawing', flush=True)
+        time.sleep(600)
+plt.figure().add_artist(SlowToDraw())
+"""
+
+
+def test_interrupt_while_figures_render(kernel: Kernel) -> None:
+    km, kc = kernel
+    msg_id = kc.execute(IMPORT_PLT + SLOW_TO_DRAW)
+    while True:  # the cell's code is done once the figure is being drawn
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            assert msg["content"]["text"] == "drawing\n"
+            break
+    km.interrupt_kernel()
+    while True:
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    _, outputs = execute(kc, "len(plt.get_fignums())")  # closed: not drawn again
+    assert _of_type(outputs, "execute_result")[0]["data"]["text/plain"] == "0"
 
 
 # ------------------------------------------------------------------------ IPython.display
