@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -415,10 +416,11 @@ def _summary(outputs: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
     return summary
 
 
-def test_same_outputs_as_ipykernel(spec_dir: str) -> None:
+def test_same_outputs_as_ipykernel(spec_dir: str, tmp_path: Path) -> None:
+    env = _env(IPYTHONDIR=str(tmp_path))  # no IPython profile of the user's changes formats
     summaries = []
     for name, directory in ((KERNEL_NAME, spec_dir), ("python3", None)):
-        kernel = _start(name, _env(), directory)
+        kernel = _start(name, env, directory)
         try:
             summaries.append([_summary(execute(kernel[1], cell)[1]) for cell in SHARED_CELLS])
         finally:
