@@ -33,10 +33,11 @@ from .._version import __version__, protocol_version
 from ..connect import channel_url, session_from_connection_info
 from ..errors import WireError
 from .comm import CommManager
-from .display import clear_output, display, format_object, set_publisher
+from .display import clear_output, display, format_object, run_after_cell, set_publisher
 from .execution import CellOutcome, Executor, error_content
 from .heartbeat import Heartbeat
 from .history import History
+from .integrations import install_display_integrations
 from .interrupts import InterruptGate
 from .introspection import complete, help_page, inspect_code, is_complete
 from .iopub import IOPubChannel
@@ -155,6 +156,7 @@ class Kernel:
         builtins.input, getpass.getpass = self.stdin.input, self.stdin.getpass
         sys.modules["__main__"] = self.executor.module
         set_publisher(self._publish_display)
+        display_integrations = install_display_integrations()
         self.iopub.start()
         self.heartbeat.start()
         self.flusher.start()
@@ -173,6 +175,7 @@ class Kernel:
             self.flusher.stop()
             self.flusher.flush_all()
             set_publisher(None)
+            display_integrations.uninstall()
             sys.stdout, sys.stderr, builtins.input, getpass.getpass, main = saved
             sys.modules["__main__"] = main
             self._close()
@@ -349,6 +352,7 @@ class Kernel:
                     )
                     if store_history:
                         self.history.store_output(count, str(data.get("text/plain", "")))
+                run_after_cell()  # shows the figures the cell drew, among others
         except KeyboardInterrupt as exc:  # arrived just outside the cell's own handling
             error = error_content(exc)
         finally:
