@@ -44,7 +44,9 @@ import collections
 import contextlib
 import json
 import os
+import select
 import signal
+import socket as socketlib
 import subprocess
 import sys
 import tempfile
@@ -438,21 +440,105 @@ def wait_for_reply(
     return False, others
 
 
+class RawSubscriber:
+    """A subscriber speaking ZMTP 3.0 itself over a plain TCP socket.
+
+    Not a libzmq XSUB: an XSUB keeps its subscriptions in a trie that it frees recursively,
+    one stack frame per topic byte, so closing one that subscribed a 1 MB topic overflows
+    the stack of libzmq's reaper thread and kills the attacker. Here a subscription is only
+    the frame ``b"\\x01" + topic`` on the wire (ZMTP 3.0 subscriptions are messages); what the
+    publisher sends back is counted, not kept.
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        host, port = url.removeprefix("tcp://").rsplit(":", 1)
+        self.sock = socketlib.create_connection((host, int(port)), timeout)
+        null_mechanism = b"NULL".ljust(20, b"\0")
+        self.sock.sendall(b"\xff" + bytes(8) + b"\x7f\x03\x00" + null_mechanism + bytes(32))
+        ready = b"\x05READY" + b"\x0bSocket-Type" + (4).to_bytes(4, "big") + b"XSUB"
+        self._send_frame(ready, command=True)
+        self._inbox = bytearray()
+        self._greeted = False
+        self._commands = 0
+        self.messages = 0  # complete messages received, commands not counted
+        # libzmq reads any frame that comes before it has sent its own READY as a handshake
+        # command (and drops the connection): wait for that READY first.
+        deadline = time.monotonic() + timeout
+        while not self._commands:
+            if not self.receive(max(0.0, deadline - time.monotonic())):
+                raise ConnectionError(f"no ZMTP handshake from {url} within {timeout}s")
+
+    def subscribe(self, topic: bytes) -> None:
+        self._send_frame(b"\x01" + topic)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _send_frame(self, body: bytes, command: bool = False) -> None:
+        flags = 0x04 if command else 0x00
+        if len(body) > 255:
+            head = bytes([flags | 0x02]) + len(body).to_bytes(8, "big")
+        else:
+            head = bytes([flags, len(body)])
+        self.sock.sendall(head + body)
+
+    def receive(self, wait: float) -> bool:
+        """Read what arrives within ``wait`` seconds; whether anything did."""
+        ready, _, _ = select.select([self.sock], [], [], max(0.0, wait))
+        if not ready:
+            return False
+        chunk = self.sock.recv(4 * MB)
+        if not chunk:
+            return False
+        self._inbox += chunk
+        self._parse()
+        return True
+
+    def _parse(self) -> None:
+        inbox = self._inbox
+        if not self._greeted:
+            if len(inbox) < 64:
+                return
+            del inbox[:64]
+            self._greeted = True
+        while len(inbox) >= 2:
+            flags = inbox[0]
+            head = 9 if flags & 0x02 else 2
+            if len(inbox) < head:
+                return
+            size = int.from_bytes(inbox[1:9], "big") if flags & 0x02 else inbox[1]
+            if len(inbox) < head + size:
+                return
+            del inbox[: head + size]
+            if flags & 0x04:
+                self._commands += 1
+            elif not flags & 0x01:  # the last frame of a message
+                self.messages += 1
+
+    def drain(self, quiet: float, timeout: float, want: int) -> None:
+        deadline = time.monotonic() + timeout
+        while self.messages < want and time.monotonic() < deadline and self.receive(quiet):
+            pass
+
+
 def attack_subscriptions(
     kernel: KernelUnderTest, cfg: Config, keep: contextlib.ExitStack
 ) -> dict[str, Any]:
     """Subscriptions cost the kernel's XPUB memory and a welcome each; they last as long as
-    the connection, so the socket stays open until the probes are done."""
-    xsub = keep.enter_context(socket(zmq.XSUB, kernel.url("iopub"), rcvhwm=0, sndhwm=0))
+    the connection, so it stays open until the probes are done."""
+    subscriber = RawSubscriber(kernel.url("iopub"), cfg.timeout)
+    keep.callback(subscriber.close)
     topics = cfg.count(10_000)
     big = max(1, round(MB * cfg.scale))
     for index in range(topics):
-        xsub.send(b"\x01hostile-topic-%08d" % index)
+        subscriber.subscribe(b"hostile-topic-%08d" % index)
+        if index % 100 == 0:
+            subscriber.receive(0)
     for index in range(4):
-        xsub.send(b"\x01" + (b"%d" % index) * big)
+        subscriber.subscribe(b"%d" % index * big)
     want = topics + 4
-    welcomes = drain_count(xsub, cfg.quiet, max(10.0, cfg.timeout), want)
-    return {"subscriptions": topics + 4, "big_topic_bytes": big, "messages_back": welcomes}
+    subscriber.drain(cfg.quiet, max(10.0, cfg.timeout), want)
+    return {"subscriptions": want, "big_topic_bytes": big, "messages_back": subscriber.messages}
 
 
 class Capture:
@@ -803,6 +889,7 @@ class Outcome:
     exit_code: int | None = None
     dead: list[str] = field(default_factory=list)
     dead_before: list[str] = field(default_factory=list)
+    dead_after_leaving: list[str] = field(default_factory=list)
     idle_rss_kb: int = 0
     peak_rss_kb: int = 0
     log_bytes: int = 0
@@ -817,7 +904,8 @@ class Outcome:
 
 
 def run_one(kind: str, attack: str, cfg: Config) -> Outcome:
-    """A fresh kernel, probed, attacked, probed again, killed."""
+    """A fresh kernel, probed, attacked, probed while the attacker is still connected and
+    again once it has left, killed."""
     outcome = Outcome(kind, attack)
     kernel = KernelUnderTest(kind, cfg.log_dir, f"{kind}-{attack}")
     outcome.log_path = kernel.log_path
@@ -829,13 +917,17 @@ def run_one(kind: str, attack: str, cfg: Config) -> Outcome:
         status = _proc_status(kernel.pid)
         outcome.idle_rss_kb = status.get("VmRSS", 0)
         log_start = kernel.log_bytes()
-        with contextlib.ExitStack() as keep, RssSampler(kernel.pid) as sampler:
-            started = time.monotonic()
-            try:
-                outcome.details = ATTACK_FUNCTIONS[attack](kernel, cfg, keep)
-            except Exception as exc:  # report it and probe anyway
-                outcome.error = f"attack failed: {exc!r}"
-            outcome.attack_seconds = time.monotonic() - started
+        with RssSampler(kernel.pid) as sampler:
+            with contextlib.ExitStack() as keep:
+                started = time.monotonic()
+                try:
+                    outcome.details = ATTACK_FUNCTIONS[attack](kernel, cfg, keep)
+                except Exception as exc:  # report it and probe anyway
+                    outcome.error = f"attack failed: {exc!r}"
+                outcome.attack_seconds = time.monotonic() - started
+                during = probe(kernel, cfg.timeout)
+            # The attacker's sockets are closed now: its leaving must not hurt either.
+            time.sleep(0.5)
             after = probe(kernel, cfg.timeout)
             time.sleep(0.2)  # the last log lines
             hwm_after = _proc_status(kernel.pid).get("VmHWM", 0)
@@ -845,8 +937,11 @@ def run_one(kind: str, attack: str, cfg: Config) -> Outcome:
         )
         outcome.dead = [
             channel
-            for channel, ok in after.items()
-            if not ok and channel not in outcome.dead_before
+            for channel in PROBED
+            if not (during[channel] and after[channel]) and channel not in outcome.dead_before
+        ]
+        outcome.dead_after_leaving = [
+            channel for channel in outcome.dead if during[channel] and not after[channel]
         ]
     except Exception as exc:
         outcome.error = f"{outcome.error}; {exc!r}" if outcome.error else repr(exc)
@@ -874,6 +969,11 @@ def print_outcome(outcome: Outcome) -> None:
     crash = f"yes (exit code {outcome.exit_code})" if outcome.crashed else "no"
     print(f"   crashed: {crash}")
     print(f"   dead channels: {', '.join(outcome.dead) or 'none'}", end="")
+    if outcome.dead_after_leaving:
+        print(
+            f" (of which only once the attacker left: {', '.join(outcome.dead_after_leaving)})",
+            end="",
+        )
     if outcome.dead_before:
         print(f" (already not answering before: {', '.join(outcome.dead_before)})", end="")
     print()
