@@ -5,7 +5,7 @@ writes (a random key, hmac-sha256, tcp on 127.0.0.1, free ports), with its stdou
 captured into a log file:
 
 a. IOPub subscription flood: 10,000 subscriptions with distinct topics and 4 topics of 1 MB,
-   sent by a raw XSUB socket (subscribing needs no key).
+   sent over a raw ZMTP connection, as an XSUB would (subscribing needs no key).
 b. Reflection replay: a client runs a few cells (one registers a comm target and opens a comm
    from the kernel side, then the client opens one and messages it), captures the kernel's own
    signed IOPub messages and replays them, topic removed, from DEALER sockets to shell and
@@ -25,7 +25,8 @@ e. A flood of 10,000 messages with bad signatures (wrong key, none, not hex) on 
 After each attack (and the drain of what it queued) the channels are probed, each within a
 bounded wait: shell and control must answer kernel_info, the heartbeat must echo, and a fresh
 IOPub subscriber must receive the output of an execute. The same probes run before the
-attack, so a channel counts as dead only if it answered before. Reported per kernel and
+attack (a channel counts as dead only if it answered then) and once more after the
+attacker's sockets are closed (its leaving must not hurt either). Reported per kernel and
 attack: crash (the process exited), dead channels, idle RSS (before the attack), peak RSS
 (VmRSS sampled from the attack's start until the probes end, and VmHWM when it rose), their
 ratio, and the bytes the kernel wrote to its log over the same span.
@@ -80,12 +81,10 @@ PROBED = ("shell", "control", "hb", "iopub")
 RSS_GOAL = 2.0
 START_TIMEOUT = 90.0
 
-#: Kernel-side code for attack b: a comm target whose handlers count their calls in
-#: ``_hp_hits``, registered, then a comm opened from the kernel to that same target (its
-#: comm_open and comm_msg on IOPub, replayed to shell, are requests the handlers would serve).
-COMM_SETUP = {
-    "kernelwire": """
-from kernelwire.kernel import get_kernel as _hp_get_kernel
+#: Kernel-side code for attack b: comm handlers that count their calls in ``_hp_hits``, a
+#: target "hostile" served by them, and a comm opened from the kernel to that same target
+#: (its comm_open and comm_msg on IOPub, replayed to shell, are requests they would serve).
+COMM_HANDLERS = """
 _hp_hits = 0
 def _hp_on_msg(msg):
     global _hp_hits
@@ -95,22 +94,19 @@ def _hp_on_open(comm, msg):
     _hp_hits += 1
     comm.on_msg(_hp_on_msg)
     comm.send({"opened": True})
+"""
+COMM_SETUP = {
+    "kernelwire": COMM_HANDLERS
+    + """
+from kernelwire.kernel import get_kernel as _hp_get_kernel
 _hp_get_kernel().comms.register_target("hostile", _hp_on_open)
 _hp_comm = _hp_get_kernel().comms.open("hostile", {"from": "kernel"})
 _hp_comm.on_msg(_hp_on_msg)
 _hp_comm.send({"hello": "from kernel"})
 """,
-    "ipykernel": """
+    "ipykernel": COMM_HANDLERS
+    + """
 import comm as _hp_comm_module
-_hp_hits = 0
-def _hp_on_msg(msg):
-    global _hp_hits
-    _hp_hits += 1
-def _hp_on_open(comm, msg):
-    global _hp_hits
-    _hp_hits += 1
-    comm.on_msg(_hp_on_msg)
-    comm.send({"opened": True})
 _hp_comm_module.get_comm_manager().register_target("hostile", _hp_on_open)
 _hp_comm = _hp_comm_module.create_comm(target_name="hostile", data={"from": "kernel"})
 _hp_comm.on_msg(_hp_on_msg)
@@ -530,15 +526,24 @@ def attack_subscriptions(
     keep.callback(subscriber.close)
     topics = cfg.count(10_000)
     big = max(1, round(MB * cfg.scale))
-    for index in range(topics):
-        subscriber.subscribe(b"hostile-topic-%08d" % index)
-        if index % 100 == 0:
-            subscriber.receive(0)
-    for index in range(4):
-        subscriber.subscribe(b"%d" % index * big)
-    want = topics + 4
-    subscriber.drain(cfg.quiet, max(10.0, cfg.timeout), want)
-    return {"subscriptions": want, "big_topic_bytes": big, "messages_back": subscriber.messages}
+    sent = 0
+    try:
+        for index in range(topics):
+            subscriber.subscribe(b"hostile-topic-%08d" % index)
+            sent += 1
+            if index % 100 == 0:
+                subscriber.receive(0)
+        for index in range(4):
+            subscriber.subscribe(b"%d" % index * big)
+            sent += 1
+        subscriber.drain(cfg.quiet, max(10.0, cfg.timeout), sent)
+    except OSError as exc:  # a kernel may rightly hang up on such a peer
+        return {
+            "subscriptions": sent,
+            "hung_up_on": repr(exc),
+            "messages_back": subscriber.messages,
+        }
+    return {"subscriptions": sent, "big_topic_bytes": big, "messages_back": subscriber.messages}
 
 
 class Capture:
@@ -642,8 +647,14 @@ def attack_reflection(
             if json.loads(rest_in[3]).get("msg_id") in replayed_ids:
                 responses[msg_header.get("msg_type", "?")] += 1
                 fresh.append(rest_in)
+    # Each DEALER's queue is FIFO up to the kernel, but the kernel takes turns between
+    # connections: only a reply on the same connection says the replays were all handled.
+    drained = True
     for dealer in dealers.values():
-        drain_count(dealer, cfg.quiet, 5.0)
+        marker = kernel.session.send(dealer, "kernel_info_request", {})
+        assert marker is not None
+        marker_id = marker["header"]["msg_id"]
+        drained &= wait_for_reply(dealer, marker_id, 3 * cfg.timeout, kernel.alive)[0]
     while capture.sub.poll(1000):
         _, rest_in = split(capture.sub.recv_multipart())
         if json.loads(rest_in[3]).get("msg_id") in replayed_ids:
@@ -656,6 +667,7 @@ def attack_reflection(
         "seconds": duration,
         "replays_sent": sent,
         "replays_not_sent_hwm": not_sent,
+        "backlog_drained": drained,
         "status_in_response": responses.pop("status", 0),
         "other_in_response": dict(responses),
         "handler_hits_before": hits_before,
@@ -673,25 +685,30 @@ def attack_oversized(
     big_content = b'{"padding": "' + blob + b'"}'
     session = kernel.session
     empty = dumps({})
-    trackers = []
+    trackers: list[zmq.MessageTracker] = []
+
+    def send(sock: zmq.Socket[Any], frames: list[Any]) -> None:
+        """Zero-copy, tracked: done once libzmq has handed the frames to the kernel's TCP."""
+        tracker = sock.send_multipart(frames, copy=False, track=True)
+        assert tracker is not None
+        trackers.append(tracker)
+
     stdin = keep.enter_context(socket(zmq.DEALER, kernel.url("stdin")))
     for _ in range(10):
-        parts = [dumps(header("input_reply")), empty, empty, big_content]
-        trackers.append(stdin.send_multipart([DELIM, b"", *parts], copy=False, track=True))
+        send(stdin, [DELIM, b"", dumps(header("input_reply")), empty, empty, big_content])
     replies_expected = 0
     repliers = []
     for channel in ("control", "shell"):
         dealer = keep.enter_context(socket(zmq.DEALER, kernel.url(channel), rcvhwm=0))
         repliers.append(dealer)
-        info = dumps(header("kernel_info_request"))
         messages = [
-            signed(session, [info, empty, empty, big_content]),
+            signed(session, [dumps(header("kernel_info_request")), empty, empty, big_content]),
             signed(session, [dumps(header("kernel_info_request")), empty, empty, empty], (blob,)),
             [DELIM, b"0" * 64, dumps(header("kernel_info_request")), empty, empty, big_content],
         ]
         replies_expected += 2
         for frames in messages:
-            trackers.append(dealer.send_multipart(frames, copy=False, track=True))
+            send(dealer, frames)
     unsent = 0
     deadline = time.monotonic() + max(60.0, cfg.timeout)
     for tracker in trackers:
@@ -991,15 +1008,15 @@ def print_outcome(outcome: Outcome) -> None:
 def print_table(outcomes: list[Outcome]) -> None:
     print()
     print(
-        f"{'kernel':<11} {'attack':<28} | {'crash':<5} | {'dead channels':<24} | "
+        f"{'kernel':<11} {'attack':<28} | {'crash':<5} | {'dead channels':<25} | "
         f"{'idle RSS':>9} {'peak RSS':>9} {'ratio':>6} | {'log bytes':>11}"
     )
-    print("-" * 118)
+    print("-" * 119)
     for o in outcomes:
         name = f"{o.attack}. {ATTACKS[o.attack]}"
         print(
             f"{o.kernel:<11} {name:<28} | {'yes' if o.crashed else 'no':<5} | "
-            f"{', '.join(o.dead) or '-':<24} | {mb(o.idle_rss_kb):>9} {mb(o.peak_rss_kb):>9} "
+            f"{', '.join(o.dead) or '-':<25} | {mb(o.idle_rss_kb):>9} {mb(o.peak_rss_kb):>9} "
             f"{o.ratio:>6.2f} | {o.log_bytes:>11}"
         )
 
@@ -1054,6 +1071,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     outcomes = []
+    interrupted = False
     try:
         for kind in kernels:
             for attack in attacks:
@@ -1061,6 +1079,9 @@ def main(argv: list[str] | None = None) -> int:
                 outcomes.append(outcome)
                 print_outcome(outcome)
                 sys.stdout.flush()
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: the figures so far", flush=True)
     finally:
         kill_all()
     print_table(outcomes)
@@ -1070,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump([{**asdict(o), "ratio": o.ratio} for o in outcomes], f, indent=2, default=str)
     CTX.destroy(linger=0)
-    return 0
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":
