@@ -383,7 +383,7 @@ def probe_iopub(kernel: KernelUnderTest, timeout: float) -> bool:
 
 
 def probe(kernel: KernelUnderTest, timeout: float) -> dict[str, bool]:
-    """Which channels answer, shell first: its answer also means the queue has drained."""
+    """Which channels answer, each within ``timeout``."""
     if not kernel.alive():
         return dict.fromkeys(PROBED, False)
     return {
@@ -397,21 +397,6 @@ def probe(kernel: KernelUnderTest, timeout: float) -> dict[str, bool]:
 # ----------------------------------------------------------------------------- attacks
 
 Attack = Callable[[KernelUnderTest, Config, contextlib.ExitStack], dict[str, Any]]
-
-
-def drain_count(
-    sock: zmq.Socket[Any], quiet: float, timeout: float, want: int | None = None
-) -> int:
-    """Receive until ``want`` messages came or ``quiet`` seconds pass without one (at most
-    ``timeout`` in all); how many came."""
-    received = 0
-    deadline = time.monotonic() + timeout
-    while (want is None or received < want) and time.monotonic() < deadline:
-        if not sock.poll(int(quiet * 1000)):
-            break
-        sock.recv_multipart()
-        received += 1
-    return received
 
 
 def wait_for_reply(
@@ -696,19 +681,20 @@ def attack_oversized(
     stdin = keep.enter_context(socket(zmq.DEALER, kernel.url("stdin")))
     for _ in range(10):
         send(stdin, [DELIM, b"", dumps(header("input_reply")), empty, empty, big_content])
-    replies_expected = 0
-    repliers = []
+    markers = {}
     for channel in ("control", "shell"):
         dealer = keep.enter_context(socket(zmq.DEALER, kernel.url(channel), rcvhwm=0))
-        repliers.append(dealer)
         messages = [
             signed(session, [dumps(header("kernel_info_request")), empty, empty, big_content]),
             signed(session, [dumps(header("kernel_info_request")), empty, empty, empty], (blob,)),
             [DELIM, b"0" * 64, dumps(header("kernel_info_request")), empty, empty, big_content],
         ]
-        replies_expected += 2
         for frames in messages:
             send(dealer, frames)
+        # A small valid request last: its reply means the big ones were all read.
+        marker = session.send(dealer, "kernel_info_request", {})
+        assert marker is not None
+        markers[channel] = (dealer, marker["header"]["msg_id"])
     unsent = 0
     deadline = time.monotonic() + max(60.0, cfg.timeout)
     for tracker in trackers:
@@ -716,13 +702,17 @@ def attack_oversized(
             tracker.wait(max(0.0, deadline - time.monotonic()))
         except zmq.NotDone:
             unsent += 1
-    replies = sum(drain_count(dealer, cfg.quiet, cfg.timeout, 2) for dealer in repliers)
-    return {
+    details: dict[str, Any] = {
         "message_bytes": size,
         "messages": len(trackers),
         "not_sent_in_time": unsent,
-        "replies": f"{replies}/{replies_expected}",
     }
+    for channel, (dealer, msg_id) in markers.items():
+        answered, others = wait_for_reply(dealer, msg_id, 3 * cfg.timeout, kernel.alive)
+        details[channel] = f"{others} of 2 signed requests answered" + (
+            "" if answered else ", then no answer"
+        )
+    return details
 
 
 def malformed_cases() -> list[tuple[str, Callable[[], list[bytes]]]]:
@@ -882,8 +872,18 @@ def attack_bad_signatures(
         parts = [dumps(header("kernel_info_request")), empty, empty, empty]
         signature = (forger.sign(parts), b"", b"zz" * 32)[index % 3]
         dealers[index % 2].send_multipart([DELIM, signature, *parts])
-    replies = sum(drain_count(dealer, cfg.quiet, cfg.timeout) for dealer in dealers)
-    return {"messages": count, "replies": replies}
+    # A valid request last on each connection: its reply means the flood was all read.
+    replies = 0
+    drained = True
+    for dealer in dealers:
+        marker = kernel.session.send(dealer, "kernel_info_request", {})
+        assert marker is not None
+        answered, others = wait_for_reply(
+            dealer, marker["header"]["msg_id"], 3 * cfg.timeout, kernel.alive
+        )
+        drained &= answered
+        replies += others
+    return {"messages": count, "replies": replies, "flood_drained": drained}
 
 
 ATTACK_FUNCTIONS: dict[str, Attack] = {
@@ -1005,19 +1005,35 @@ def print_outcome(outcome: Outcome) -> None:
     print(f"   log: {outcome.log_path}")
 
 
+def note(outcome: Outcome) -> str:
+    """The one figure of an attack's details worth a column in the table."""
+    details = outcome.details
+    if outcome.error:
+        return "error (see above)"
+    if outcome.attack == "b" and "handler_ran" in details:
+        ran = {True: "yes", False: "no", None: "unknown"}[details["handler_ran"]]
+        return f"{details['status_in_response']} status back; handler ran: {ran}"
+    if outcome.attack == "d":
+        stopped = [channel for channel in ("shell", "control") if "stopped" in details[channel]]
+        return f"stopped answering: {', '.join(stopped)}" if stopped else "answered throughout"
+    if outcome.attack == "e" and details.get("messages"):
+        return f"{outcome.log_bytes / details['messages']:.0f} log bytes per message"
+    return ""
+
+
 def print_table(outcomes: list[Outcome]) -> None:
     print()
     print(
         f"{'kernel':<11} {'attack':<28} | {'crash':<5} | {'dead channels':<25} | "
-        f"{'idle RSS':>9} {'peak RSS':>9} {'ratio':>6} | {'log bytes':>11}"
+        f"{'idle RSS':>9} {'peak RSS':>9} {'ratio':>6} | {'log bytes':>11} | note"
     )
-    print("-" * 119)
+    print("-" * 150)
     for o in outcomes:
         name = f"{o.attack}. {ATTACKS[o.attack]}"
         print(
             f"{o.kernel:<11} {name:<28} | {'yes' if o.crashed else 'no':<5} | "
             f"{', '.join(o.dead) or '-':<25} | {mb(o.idle_rss_kb):>9} {mb(o.peak_rss_kb):>9} "
-            f"{o.ratio:>6.2f} | {o.log_bytes:>11}"
+            f"{o.ratio:>6.2f} | {o.log_bytes:>11} | {note(o)}".rstrip()
         )
 
 
