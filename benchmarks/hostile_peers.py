@@ -522,17 +522,17 @@ def attack_subscriptions(
             subscriber.subscribe(b"%d" % index * big)
             sent += 1
         subscriber.drain(cfg.quiet, max(10.0, cfg.timeout), sent)
-    except OSError as exc:  # a kernel may rightly hang up on such a peer
+    except OSError as exc:  # a kernel may rightly hang up on such a peer (or stall)
         return {
             "subscriptions": sent,
-            "hung_up_on": repr(exc),
+            "connection_ended": repr(exc),
             "messages_back": subscriber.messages,
         }
     return {"subscriptions": sent, "big_topic_bytes": big, "messages_back": subscriber.messages}
 
 
 class Capture:
-    """Every IOPub message one subscriber sees, raw, plus the replies to our requests."""
+    """An IOPub subscriber keeping every message it reads, raw (to be replayed)."""
 
     def __init__(self, kernel: KernelUnderTest, keep: contextlib.ExitStack) -> None:
         self.kernel = kernel
@@ -541,8 +541,11 @@ class Capture:
         self.frames: list[list[bytes]] = []
 
     def wait_welcome(self, timeout: float) -> None:
+        """Until the subscription is in place (a kernel without welcomes: the timeout)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.sub.poll(100):
+        while time.monotonic() < deadline:
+            if not self.sub.poll(100):
+                continue
             frames = self.sub.recv_multipart()
             self.frames.append(frames)
             if peek(frames)[0].get("msg_type") == "iopub_welcome":
@@ -613,6 +616,19 @@ def attack_reflection(
     sent = not_sent = 0
     duration = max(0.5, 10.0 * cfg.scale)
     deadline = time.monotonic() + duration
+
+    def take_published(wait_ms: int, limit: int) -> int:
+        """Read up to ``limit`` IOPub messages: count those caused by a replay and queue
+        them for replaying in turn. How many were read."""
+        taken = 0
+        while taken < limit and capture.sub.poll(wait_ms):
+            _, rest_in = split(capture.sub.recv_multipart())
+            taken += 1
+            if json.loads(rest_in[3]).get("msg_id") in replayed_ids:
+                responses[json.loads(rest_in[2]).get("msg_type", "?")] += 1
+                fresh.append(rest_in)
+        return taken
+
     turn = 0
     while time.monotonic() < deadline:
         turn += 1
@@ -624,14 +640,11 @@ def attack_reflection(
                 sent += 1
             except zmq.Again:
                 not_sent += 1
-            while dealer.poll(0):
+            for _ in range(100):  # replies (none expected): read, bounded
+                if not dealer.poll(0):
+                    break
                 dealer.recv_multipart()
-        while capture.sub.poll(0):
-            _, rest_in = split(capture.sub.recv_multipart())
-            msg_header = json.loads(rest_in[2])
-            if json.loads(rest_in[3]).get("msg_id") in replayed_ids:
-                responses[msg_header.get("msg_type", "?")] += 1
-                fresh.append(rest_in)
+        take_published(0, 100)
     # Each DEALER's queue is FIFO up to the kernel, but the kernel takes turns between
     # connections: only a reply on the same connection says the replays were all handled.
     drained = True
@@ -640,10 +653,9 @@ def attack_reflection(
         assert marker is not None
         marker_id = marker["header"]["msg_id"]
         drained &= wait_for_reply(dealer, marker_id, 3 * cfg.timeout, kernel.alive)[0]
-    while capture.sub.poll(1000):
-        _, rest_in = split(capture.sub.recv_multipart())
-        if json.loads(rest_in[3]).get("msg_id") in replayed_ids:
-            responses[json.loads(rest_in[2]).get("msg_type", "?")] += 1
+    deadline = time.monotonic() + cfg.timeout
+    while time.monotonic() < deadline and take_published(1000, 1000):
+        pass
     hits_after = hits()
     handler_ran = None if None in (hits_before, hits_after) else hits_after != hits_before
     return {
