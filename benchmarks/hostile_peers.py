@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import itertools
 import json
 import os
 import select
@@ -629,10 +630,11 @@ def attack_reflection(
                 fresh.append(rest_in)
         return taken
 
-    turn = 0
+    replays = itertools.cycle(captured)
+    take_fresh = False
     while time.monotonic() < deadline:
-        turn += 1
-        rest = fresh.popleft() if fresh and turn % 2 else captured[turn % len(captured)]
+        take_fresh = not take_fresh  # every other replay is a fresh one, when there is one
+        rest = fresh.popleft() if fresh and take_fresh else next(replays)
         replayed_ids.add(json.loads(rest[2]).get("msg_id", ""))
         for dealer in dealers.values():
             try:
