@@ -8,8 +8,9 @@ a. IOPub subscription flood: 10,000 subscriptions with distinct topics and 4 top
    sent over a raw ZMTP connection, as an XSUB would (subscribing needs no key).
 b. Reflection replay: a client runs a few cells (one registers a comm target and opens a comm
    from the kernel side, then the client opens one and messages it), captures the kernel's own
-   signed IOPub messages and replays them, topic removed, from DEALER sockets to shell and
-   control for a while; what they make the kernel publish is replayed too. Counted: status
+   signed IOPub messages and replays them, topic removed, from DEALER sockets: once to shell
+   (a kernel accepts a signature once, on whichever channel reads it first), then to shell
+   and control for a while; what they make the kernel publish is replayed too. Counted: status
    messages and other output parented to a replayed message, and whether a kernel-side comm
    handler ran because of a replay.
 c. Oversized messages: ten unsigned 100 MB messages to stdin while the kernel is idle, and to
@@ -616,7 +617,6 @@ def attack_reflection(
     responses: collections.Counter[str] = collections.Counter()
     sent = not_sent = 0
     duration = max(0.5, 10.0 * cfg.scale)
-    deadline = time.monotonic() + duration
 
     def take_published(wait_ms: int, limit: int) -> int:
         """Read up to ``limit`` IOPub messages: count those caused by a replay and queue
@@ -630,18 +630,31 @@ def attack_reflection(
                 fresh.append(rest_in)
         return taken
 
-    replays = itertools.cycle(captured)
-    take_fresh = False
-    while time.monotonic() < deadline:
-        take_fresh = not take_fresh  # every other replay is a fresh one, when there is one
-        rest = fresh.popleft() if fresh and take_fresh else next(replays)
+    def replay(rest: list[bytes], to: list[str]) -> None:
+        nonlocal sent, not_sent
         replayed_ids.add(json.loads(rest[2]).get("msg_id", ""))
-        for dealer in dealers.values():
+        for channel in to:
             try:
-                dealer.send_multipart(rest, zmq.NOBLOCK)
+                dealers[channel].send_multipart(rest, zmq.NOBLOCK)
                 sent += 1
             except zmq.Again:
                 not_sent += 1
+
+    # The kernel has one replay history for all channels: a message is accepted once, on the
+    # channel that reads it first. The captured ones go to shell first, where a comm
+    # handler can run, and are all read there before the flood starts.
+    for rest in captured:
+        replay(rest, ["shell"])
+    marker = kernel.session.send(dealers["shell"], "kernel_info_request", {})
+    assert marker is not None
+    wait_for_reply(dealers["shell"], marker["header"]["msg_id"], cfg.timeout, kernel.alive)
+    replays = itertools.cycle(captured)
+    take_fresh = False
+    deadline = time.monotonic() + duration
+    while time.monotonic() < deadline:
+        take_fresh = not take_fresh  # every other replay is a fresh one, when there is one
+        replay(fresh.popleft() if fresh and take_fresh else next(replays), ["shell", "control"])
+        for dealer in dealers.values():
             for _ in range(100):  # replies (none expected): read, bounded
                 if not dealer.poll(0):
                     break
