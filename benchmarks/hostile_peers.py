@@ -261,12 +261,13 @@ def socket(kind: int, url: str, **options: Any) -> zmq.Socket[Any]:
     return sock
 
 
-def header(msg_type: Any, session_id: str = "hostile", **fields: Any) -> dict[str, Any]:
+def header(msg_type: Any, **fields: Any) -> dict[str, Any]:
+    """A request header (any msg_type, even one that is no string); ``fields`` override."""
     return {
         "msg_id": uuid.uuid4().hex,
         "msg_type": msg_type,
         "username": "hostile",
-        "session": session_id,
+        "session": "hostile",
         "date": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
         "version": "5.4",
         **fields,
