@@ -161,7 +161,7 @@ def send_frames(
 ) -> zmq.MessageTracker:
     """Send ``frames`` as one multipart message, blocking at the high-water mark (a
     ZMQStream queues instead). Returns a real tracker only for ``track`` with ``copy``
-    off; :data:`DONE` otherwise."""
+    off; ``DONE`` otherwise."""
     if not copy:
         if track:
             tracked, tracker = _tracked(frames)
@@ -201,7 +201,7 @@ def _no_waiters(socket: zmq.asyncio.Socket, queue: str) -> bool:
 async def asend_frames(
     stream: Any, frames: Sequence[Any], copy: bool = True, track: bool = False, flags: int = 0
 ) -> zmq.MessageTracker:
-    """Like :func:`send_frames`, but at the high-water mark the coroutine waits and the
+    """Like ``send_frames``, but at the high-water mark the coroutine waits and the
     event loop keeps running. With NOBLOCK in ``flags`` a full queue raises ``zmq.Again``."""
     tracker = DONE
     tracking = track and not copy

@@ -42,13 +42,17 @@ class KernelProcess:
     def __init__(
         self, process: subprocess.Popen[bytes], connection_file: str, info: dict[str, Any], log: Any
     ) -> None:
+        #: The kernel's process.
         self.process = process
+        #: The connection file's path (removed by ``cleanup``).
         self.connection_file = connection_file
+        #: The connection info: what a client needs to connect (``BlockingClient(kernel.info)``).
         self.info = info
         self._log = log
 
     @property
     def pid(self) -> int:
+        """The kernel process's id."""
         return self.process.pid
 
     @property
@@ -57,6 +61,7 @@ class KernelProcess:
         return self.process.poll()
 
     def is_running(self) -> bool:
+        """Whether the process has not exited yet."""
         return self.process.poll() is None
 
     def interrupt(self) -> None:
@@ -134,7 +139,7 @@ def start_kernel(
     """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
 
     The kernel runs in its own session (a terminal's Ctrl-C reaches only us), with its
-    output captured (see :meth:`KernelProcess.output`). ``JPY_PARENT_PID`` tells kernels
+    output captured (see ``KernelProcess.output``). ``JPY_PARENT_PID`` tells kernels
     that watch their parent (ipykernel does) to exit if we die without cleaning up.
     """
     path, info = write_connection_file(
