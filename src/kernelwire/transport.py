@@ -4,11 +4,14 @@ This is the only place the Session touches zmq for sending and receiving. Three 
 "stream" are accepted, as in jupyter_client:
 
 - ``zmq.Socket``: sends and receives block (or raise ``zmq.Again`` with NOBLOCK);
-- ``zmq.asyncio.Socket``: the blocking functions use a sync shadow of the same libzmq
-  socket (drop-in behaviour: they block the loop at the high-water mark), the ``a*``
-  coroutines use the asyncio socket itself and never block the loop;
+- ``zmq.asyncio.Socket``: the blocking functions use a plain blocking socket over the
+  same libzmq socket (pyzmq's ``Socket.shadow``), as jupyter_client does, so at the
+  high-water mark they block the event loop; the ``a*`` coroutines use the asyncio socket
+  itself and never block the loop;
 - ``zmq.eventloop.zmqstream.ZMQStream``: sends are queued and flushed by its IOLoop
   (they never block); receiving reads its socket without waiting.
+
+The rest of this note explains how it is done, for maintainers.
 
 Speed: pyzmq's ``send_multipart``/``recv_multipart`` spend most of their time in Python
 (a type check of every frame, keyword arguments, the sugar layer's routing_id/group
