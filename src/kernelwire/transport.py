@@ -58,8 +58,9 @@ _sync_shadows: weakref.WeakKeyDictionary[Any, zmq.Socket[Any]] = weakref.WeakKey
 
 
 def sync_socket(socket: Any) -> Any:
-    """A blocking view of ``socket``: an asyncio socket gets a (cached) sync shadow over
-    the same libzmq socket, as jupyter_client does for drop-in code; others pass through."""
+    """A blocking socket for ``socket``: for an asyncio socket, a plain ``zmq.Socket``
+    over the same libzmq socket (pyzmq's ``Socket.shadow``, made once and cached), as
+    jupyter_client uses; any other socket is returned as it is."""
     if isinstance(socket, zmq.asyncio.Socket):
         if socket.closed:  # the shadow would reach a freed libzmq socket
             raise zmq.ZMQError(zmq.ENOTSOCK)

@@ -57,7 +57,7 @@ class KernelProcess:
 
     @property
     def exit_code(self) -> int | None:
-        """None while the process runs."""
+        """The process's exit code; None while it runs."""
         return self.process.poll()
 
     def is_running(self) -> bool:
@@ -138,9 +138,17 @@ def start_kernel(
 ) -> KernelProcess:
     """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
 
-    The kernel runs in its own session (a terminal's Ctrl-C reaches only us), with its
-    output captured (see ``KernelProcess.output``). ``JPY_PARENT_PID`` tells kernels
-    that watch their parent (ipykernel does) to exit if we die without cleaning up.
+    ``argv`` defaults to kernelwire's reference kernel; ``{connection_file}`` and
+    ``{resource_dir}`` in it are filled in. The connection file goes to
+    ``connection_file`` (default: a new file in the temporary directory) with a new random
+    ``key`` unless one is given, ``signature_scheme``, ``transport`` (``tcp`` or ``ipc``)
+    and ``ip``, and free ports. ``env`` adds environment variables for the kernel; ``cwd``
+    is its working directory.
+
+    The kernel runs in a new process session, so a Ctrl-C in a terminal reaches only this
+    program, not the kernel. Its output is captured (see ``KernelProcess.output``).
+    ``JPY_PARENT_PID`` tells kernels that watch their parent (ipykernel and the reference
+    kernel do) to exit if this program dies without cleaning up.
     """
     path, info = write_connection_file(
         connection_file,
