@@ -1,8 +1,9 @@
 """kernelwire: a fast, strict, wire-compatible Jupyter messaging Session over ZeroMQ.
 
-``import kernelwire`` loads neither zmq nor traitlets: the sans-IO core (``wire``,
-``signing``, ``packers``, ``jsonutil``, ``message``, ``adapter``) works without them.
-``kernelwire.Session`` imports the configurable Session on first use.
+``import kernelwire`` loads neither zmq nor traitlets. The modules that define the message
+format (``wire``, ``signing``, ``packers``, ``jsonutil``, ``message``, ``adapter``) do no
+input or output and work without them, over any transport. ``kernelwire.Session`` loads
+the zmq-based, configurable Session the first time it is used.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Translate Jupyter messages between protocol major versions 4 and 5.
 
-Every deserialized message passes through :func:`adapt` on its way in, and a
+Every deserialized message passes through ``adapt`` on its way in, and a
 Session talking to an old kernel passes outgoing messages through it too, so
 the module is written to be wire-compatible with ``jupyter_client.adapter``
 while being safe on arbitrary input and cheap on the common path.
@@ -73,7 +73,7 @@ _REQUIRED: Any = object()
 
 
 def _field(content: Content, key: str, kind: Any = object, default: Any = _REQUIRED) -> Any:
-    """Read ``content[key]``, raising :class:`_Malformed` instead of KeyError/TypeError."""
+    """Read ``content[key]``, raising ``_Malformed`` instead of KeyError/TypeError."""
     value = content.get(key, default)
     if value is _REQUIRED or (value is not default and not isinstance(value, kind)):
         raise _Malformed(key)

@@ -95,7 +95,7 @@ def read_connection_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def check_connection_info(info: dict[str, Any]) -> dict[str, Any]:
-    """``info`` checked as :func:`read_connection_file` checks a file's content."""
+    """``info`` checked as ``read_connection_file`` checks a file's content."""
     return _check_info(info, "connection info")
 
 
@@ -230,7 +230,7 @@ def session_from_connection_info(info: dict[str, Any], **session_kwargs: Any) ->
 
 
 def session_from_connection_file(path: str | os.PathLike[str], **session_kwargs: Any) -> Session:
-    """:func:`session_from_connection_info` for the file at ``path``."""
+    """``session_from_connection_info`` for the file at ``path``."""
     return session_from_connection_info(read_connection_file(path), **session_kwargs)
 
 

@@ -28,6 +28,7 @@ class MissingHeaderField(MalformedMessage, KeyError):
     """The header lacks a mandatory field (``msg_id`` or ``msg_type``)."""
 
     def __init__(self, field: str, message: str | None = None) -> None:
+        #: The missing field's name.
         self.field = field
         super().__init__(message or f"message header has no {field!r} field")
 
@@ -47,7 +48,9 @@ class BadFrame(MalformedMessage, ValueError):
     """
 
     def __init__(self, frame: str, reason: str) -> None:
+        #: Which frame: ``"header"``, ``"parent_header"``, ``"metadata"`` or ``"content"``.
         self.frame = frame
+        #: What was wrong with it.
         self.reason = reason
         super().__init__(f"bad {frame} frame: {reason}")
 

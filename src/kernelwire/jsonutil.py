@@ -24,7 +24,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+#: The ``strftime`` format of a timestamp without time zone (jupyter_client's name).
 ISO8601 = "%Y-%m-%dT%H:%M:%S.%f"
+#: jupyter_client's pattern for strings that look like ISO 8601 timestamps.
 ISO8601_PAT = re.compile(
     r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|([\+\-]\d{2}:?\d{2}))?$"
 )
@@ -106,7 +108,7 @@ def extract_dates(obj: Any) -> Any:
 
 def extract_dates_inplace(d: dict[str, Any]) -> dict[str, Any]:
     """Turn date strings into datetimes in a dict that was just unpacked (nobody else holds
-    it), walking it in place: the receive path's fast version of :func:`extract_dates`.
+    it), walking it in place: the receive path's fast version of ``extract_dates``.
 
     The shape every current peer sends, ``2026-01-02T03:04:05.123456Z``, is recognised by
     position (fromisoformat then checks the digits), which skips the regex.
@@ -177,7 +179,7 @@ def json_default(obj: Any) -> Any:
 
 
 def date_default(obj: Any) -> Any:
-    """Deprecated name of :func:`json_default`, kept because old code imports it."""
+    """Deprecated name of ``json_default``, kept because old code imports it."""
     warnings.warn(
         "date_default is deprecated; use kernelwire.jsonutil.json_default",
         DeprecationWarning,

@@ -28,13 +28,21 @@ class KernelSpecError(ValueError):
 class KernelSpec:
     """What ``kernel.json`` says, and the directory it came from."""
 
+    #: The kernel's name: its directory's name, lower-cased.
     name: str
+    #: The command line; ``{connection_file}`` is filled in at start.
     argv: list[str]
+    #: The name frontends show.
     display_name: str
+    #: The kernel's language.
     language: str
+    #: The kernelspec's directory (logos and other files).
     resource_dir: str
+    #: ``"signal"`` (SIGINT) or ``"message"`` (``interrupt_request``).
     interrupt_mode: str = "signal"
+    #: Environment variables to set for the kernel.
     env: dict[str, str] = field(default_factory=dict)
+    #: Anything else the kernelspec declares.
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

@@ -20,7 +20,7 @@ def new_id() -> str:
 
 
 def new_id_bytes() -> bytes:
-    """:func:`new_id` as ASCII bytes (a key for signing, an identity)."""
+    """``new_id`` as ASCII bytes (a key for signing, an identity)."""
     return new_id().encode("ascii")
 
 
@@ -58,6 +58,7 @@ class MsgIdFactory:
     __slots__ = ("_counter", "session")
 
     def __init__(self, session: str, start: int = 0) -> None:
+        #: The session id that starts every msg_id.
         self.session = session
         self._counter = count(start)
 

@@ -40,6 +40,7 @@ import orjson
 
 from .jsonutil import json_clean_key, json_default, squash_dates
 
+#: The pickle protocol ``pickle_packer`` writes.
 PICKLE_PROTOCOL = pickle.DEFAULT_PROTOCOL
 
 Packer = Callable[[Any], bytes]
@@ -104,7 +105,7 @@ def json_unpacker(data: Any) -> Any:
 
 
 def orjson_packer(obj: Any) -> bytes:
-    """Pack with orjson; what it cannot express goes through :func:`json_packer`."""
+    """Pack with orjson; what it cannot express goes through ``json_packer``."""
     try:
         return orjson.dumps(obj, default=_pack_default, option=_ORJSON_OPTIONS)
     except TypeError:  # non-str keys, ints beyond 64 bit, lone surrogates, generators
@@ -124,17 +125,20 @@ def pickle_packer(obj: Any) -> bytes:
     return pickle.dumps(squash_dates(obj), PICKLE_PROTOCOL)
 
 
+#: Unpack with pickle. It runs code from the data: only for peers you trust completely.
 pickle_unpacker: Unpacker = pickle.loads
 
 #: For an unpacker, a C function to try first on the receive path; if it raises, the
 #: unpacker itself runs (with its fallbacks, and a precise error if it fails too).
 FIRST_TRY: dict[Unpacker, Unpacker] = {orjson_unpacker: orjson.loads}
 
+#: Always True: orjson is a dependency (the name is jupyter_client's, where it is optional).
 has_orjson = True
 
 try:
     import msgpack
 except ModuleNotFoundError:
+    #: Whether msgpack is installed, and with it the ``msgpack`` packer.
     has_msgpack = False
 else:
     has_msgpack = True

@@ -1,9 +1,13 @@
-"""The configurable ``Session``: a traitlets facade over the sans-IO core.
+"""The ``Session``: builds, signs, sends, receives and checks Jupyter messages over zmq.
 
 Code written for ``jupyter_client.session`` (or IPython 2's ``IPython.kernel.zmq.session``)
-works with ``kernelwire.session`` in its place. Traits exist for configuration; observers
-copy their values into the core (:class:`kernelwire.wire.Codec`) and plain attributes, so
-``msg``, ``serialize``, ``deserialize``, ``send`` and ``recv`` read no trait per message.
+works with ``kernelwire.session`` in its place: the same names, configuration options
+(traitlets traits, ``c.Session.<name>``) and methods.
+
+The message format itself is done by ``kernelwire.wire.Codec``, which uses no zmq and no
+traitlets. When an option changes, the Session copies it into its Codec and into plain
+attributes, so that sending and receiving a message looks up no trait (traits are slow
+to read).
 """
 
 from __future__ import annotations
@@ -70,9 +74,11 @@ from .wire import DELIM, Codec, feed_identities
 if has_msgpack:
     from .packers import msgpack_packer, msgpack_unpacker
 
-#: Containers with more items than this are not introspected for buffers (seed-era knob).
+#: Default of ``Session.item_threshold``. Kept for compatibility with IPython 2, whose
+#: Session looked inside containers for buffers; kernelwire does not use it.
 MAX_ITEMS = 64
-#: Objects larger than this many bytes have their buffers extracted (seed-era knob).
+#: Default of ``Session.buffer_threshold``. Kept for compatibility with IPython 2, whose
+#: Session moved buffers out of large objects; kernelwire does not use it.
 MAX_BYTES = 1024
 
 _DEFAULT_PACKER = "orjson"
@@ -84,7 +90,7 @@ _CORE_TRAITS = ("pack", "unpack", "key", "signature_scheme", "parse_dates")
 
 def squash_unicode(obj: Any) -> Any:
     """Recursively turn every str (dict keys included) into UTF-8 bytes, in place for
-    dicts and lists (the seed-era helper)."""
+    dicts and lists. Kept for code written against IPython 2's Session."""
     if isinstance(obj, dict):
         for key in list(obj.keys()):
             obj[key] = squash_unicode(obj[key])
@@ -98,12 +104,16 @@ def squash_unicode(obj: Any) -> Any:
     return obj
 
 
+#: Command-line aliases for Session options (``--ident``, ``--user``, ``--keyfile``),
+#: for traitlets applications, as in jupyter_client.
 session_aliases = {
     "ident": "Session.session",
     "user": "Session.username",
     "keyfile": "Session.keyfile",
 }
 
+#: Command-line flags ``--secure`` (a new random key) and ``--no-secure`` (no signing),
+#: for traitlets applications, as in jupyter_client.
 session_flags = {
     "secure": (
         {"Session": {"key": new_id_bytes(), "keyfile": ""}},
@@ -127,19 +137,23 @@ def default_secure(cfg: Any) -> None:
 class SessionFactory(LoggingConfigurable):
     """A Configurable that builds (or is given) a Session, a zmq Context and an IOLoop."""
 
+    #: The name of the logger; setting it sets ``log``.
     logname = Unicode("")
 
     @observe("logname")
     def _logname_changed(self, change: Any) -> None:
         self.log = logging.getLogger(change["new"])
 
+    #: The zmq Context; a new one by default.
     context = Instance("zmq.Context")
 
     def _context_default(self) -> zmq.Context[Any]:
         return zmq.Context()
 
+    #: The Session; built from the options given to the factory when not given.
     session = Instance("kernelwire.session.Session", allow_none=True)
 
+    #: The tornado IOLoop; the current one by default (needs tornado).
     loop = Instance("tornado.ioloop.IOLoop")
 
     def _loop_default(self) -> Any:
@@ -188,9 +202,12 @@ class Session(Configurable):
         config=True,
         help="The unpacker: like packer; a built-in name sets the packer too.",
     )
+    #: The packing function itself (set by ``packer``).
     pack = AnyTrait(orjson_packer)
+    #: The unpacking function itself (set by ``unpacker``).
     unpack = AnyTrait(orjson_unpacker)
     session = CUnicode("", config=True, help="The UUID identifying this session.")
+    #: ``session`` as ASCII bytes (set with it).
     bsession = CBytes(b"")
     username = Unicode(
         os.environ.get("USER", "username"),
@@ -210,8 +227,13 @@ class Session(Configurable):
         config=True,
         help="The signature scheme, 'hmac-<hashlib name>'. Ignored when key is empty.",
     )
+    #: The hashlib constructor of ``signature_scheme`` (set with it).
     digest_mod = AnyTrait()
+    #: An ``hmac.HMAC`` keyed with ``key`` (None when signing is off), for code that
+    #: reads jupyter_client's attribute; kernelwire itself signs with its ``Signer``.
     auth = Instance(hmac.HMAC, allow_none=True)
+    #: The signatures already accepted, to refuse replays (a ``ReplayHistory``; a set
+    #: assigned here is converted).
     digest_history = Instance(ReplayHistory)
     digest_history_size = Integer(
         2**16,
@@ -224,6 +246,7 @@ class Session(Configurable):
         help="Turn ISO 8601 strings of received header and parent_header into aware "
         "datetimes, as jupyter_client does. False keeps them strings: the fastest receive.",
     )
+    #: The process id the sockets belong to; see ``check_pid``.
     pid = Integer()
     copy_threshold = Integer(
         2**16,
@@ -233,12 +256,14 @@ class Session(Configurable):
     buffer_threshold = Integer(
         MAX_BYTES,
         config=True,
-        help="Threshold (bytes) beyond which an object's buffer should be extracted.",
+        help="Not used by kernelwire (nor by jupyter_client); kept so that configurations "
+        "that set it still load.",
     )
     item_threshold = Integer(
         MAX_ITEMS,
         config=True,
-        help="Containers with more items than this are not introspected.",
+        help="Not used by kernelwire (nor by jupyter_client); kept so that configurations "
+        "that set it still load.",
     )
 
     # ----------------------------------------------------------------- trait plumbing
@@ -480,9 +505,10 @@ class Session(Configurable):
     ) -> dict[str, Any] | None:
         """Build (or take) a message, sign it and send it on ``stream``.
 
-        ``stream`` is a zmq.Socket, a zmq.asyncio.Socket (sent through a blocking shadow,
-        as jupyter_client does: use :meth:`asend` in a coroutine), a ZMQStream (queued),
-        or None (the message is built, nothing is sent). A dict given as ``msg_or_type``
+        ``stream`` is a zmq.Socket; a zmq.asyncio.Socket (sent as on a blocking socket,
+        as jupyter_client does, so at the high-water mark it blocks the event loop: use
+        ``asend`` in a coroutine); a ZMQStream (queued, sent by its IOLoop); or None (the
+        message is built, nothing is sent). A dict given as ``msg_or_type``
         is sent as it is (its header is kept) with its ``buffers``; it is not modified.
         Buffers: anything with the buffer protocol, C- or Fortran-contiguous (TypeError,
         ValueError otherwise), sent as their raw memory. When the largest frame reaches
@@ -490,7 +516,7 @@ class Session(Configurable):
         returns a real MessageTracker, done when libzmq has released every buffer; do
         not modify the buffers before. Returns a copy of the message with ``tracker``.
 
-        In a forked child (``check_pid`` on, pid not :attr:`pid`) nothing is sent: the
+        In a forked child (``check_pid`` on, pid not ``pid``) nothing is sent: the
         parent's sockets are not the child's. A warning is logged and None returned, as
         in jupyter_client. A child that made its own sockets sets ``check_pid = False``
         or adopts its pid (``session.pid = os.getpid()``). Fork detection costs no
@@ -521,10 +547,10 @@ class Session(Configurable):
         header: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        """:meth:`send` as a coroutine, for a zmq.asyncio.Socket (asyncio, or anyio on
+        """``send`` as a coroutine, for a zmq.asyncio.Socket (asyncio, or anyio on
         its asyncio backend). At the high-water mark it waits for room while the event
         loop runs on. A blocking zmq.Socket is waited on the same way; a ZMQStream
-        queues. Same arguments, result and forked-child behaviour as :meth:`send`."""
+        queues. Same arguments, result and forked-child behaviour as ``send``."""
         msg, frames, copy = self._prepare(
             msg_or_type, content, parent, ident, buffers, header, metadata
         )
@@ -570,7 +596,7 @@ class Session(Configurable):
         return msg, frames, longest < self._copy_threshold
 
     def _raw_frames(self, msg_list: list[Any], ident: Any) -> list[Any] | None:
-        """Signed frames for :meth:`send_raw`; None (with a warning) in a forked child."""
+        """Signed frames for ``send_raw``; None (with a warning) in a forked child."""
         if self._check_pid and current_pid() != self._pid:
             get_logger().warning("WARNING: attempted to send raw message from fork")
             return None
@@ -585,7 +611,7 @@ class Session(Configurable):
         ident: bytes | list[bytes] | None = None,
     ) -> None:
         """Send already-packed parts ``[header, parent, metadata, content, *buffers]``,
-        signing the first four. Like :meth:`send`, nothing is sent from a forked child
+        signing the first four. Like ``send``, nothing is sent from a forked child
         while ``check_pid`` is on."""
         frames = self._raw_frames(msg_list, ident)
         if frames is not None:
@@ -599,7 +625,7 @@ class Session(Configurable):
         copy: bool = True,
         ident: bytes | list[bytes] | None = None,
     ) -> None:
-        """:meth:`send_raw` as a coroutine: waits for room without blocking the loop."""
+        """``send_raw`` as a coroutine: waits for room without blocking the loop."""
         frames = self._raw_frames(msg_list, ident)
         if frames is not None:
             await asend_frames(stream, frames, copy=copy, flags=flags)
@@ -615,7 +641,7 @@ class Session(Configurable):
     ) -> tuple[list[bytes] | None, dict[str, Any] | None]:
         """Receive one message: ``(identities, message)``, or ``(None, None)`` when
         ``mode`` is NOBLOCK and nothing waits. ``socket`` may be a zmq.Socket, a
-        zmq.asyncio.Socket (read through a blocking shadow) or a ZMQStream (its socket).
+        zmq.asyncio.Socket (read as a blocking socket) or a ZMQStream (its socket is read).
         ``copy=False``: buffers are memoryviews over the received zmq Frames."""
         frames = recv_frames(socket, mode, copy)
         if frames is None:
@@ -630,7 +656,7 @@ class Session(Configurable):
         content: bool = True,
         copy: bool = True,
     ) -> tuple[list[bytes] | None, dict[str, Any] | None]:
-        """:meth:`recv` as a coroutine. Unlike ``recv``, the default ``mode=0`` AWAITS a
+        """``recv`` as a coroutine. Unlike ``recv``, the default ``mode=0`` AWAITS a
         message (the event loop runs meanwhile); ``mode=zmq.NOBLOCK`` returns
         ``(None, None)`` at once when nothing waits. A ZMQStream's messages go to its
         ``on_recv`` callback, so on a ZMQStream only NOBLOCK is accepted (TypeError)."""
@@ -640,14 +666,14 @@ class Session(Configurable):
         idents, msg_list = feed_identities(frames)
         return idents, self.deserialize(msg_list, content=content, copy=copy)
 
-    #: Split the frames at DELIM: ``(identities as bytes, the rest)``. The sans-IO
-    #: function itself, so that the receive path pays no wrapper call.
+    #: Split the frames at DELIM: ``(identities as bytes, the rest)``. This is
+    #: ``kernelwire.wire.feed_identities`` itself, so receiving pays for no wrapper call.
     feed_identities = staticmethod(feed_identities)
 
     def deserialize(
         self, msg_list: Sequence[Any], content: bool = True, copy: bool = True
     ) -> dict[str, Any]:
-        """The message dict from the frames after DELIM; see :meth:`Codec.deserialize`.
+        """The message dict from the frames after DELIM; see ``Codec.deserialize``.
 
         ``content=False`` peeks: the signature is verified but not recorded and the
         content stays packed. Buffers are memoryviews (zero-copy over zmq Frames).
@@ -658,7 +684,7 @@ class Session(Configurable):
         return message
 
     def unserialize(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Deprecated seed-era name of :meth:`deserialize`."""
+        """Deprecated: the IPython 2 name of ``deserialize``."""
         warnings.warn(
             "Session.unserialize is deprecated; use Session.deserialize",
             DeprecationWarning,

@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import DuplicateSignature, InvalidSignature, UnsignedMessage
 
+#: The signature scheme when none is configured, as in jupyter_client.
 DEFAULT_SCHEME = "hmac-sha256"
 
 
@@ -45,8 +46,11 @@ class Signer:
     __slots__ = ("_digest_len", "_inner", "_outer", "_template", "digest_mod", "key", "scheme")
 
     def __init__(self, key: bytes = b"", scheme: str = DEFAULT_SCHEME) -> None:
+        #: The HMAC key; empty when signing is off.
         self.key = bytes(key)
+        #: The scheme, ``hmac-<hashlib name>``.
         self.scheme = scheme
+        #: The hashlib constructor the scheme names.
         self.digest_mod = digest_for_scheme(scheme)
         self._template: hmac.HMAC | None = None
         self._inner: Any = None
@@ -142,6 +146,7 @@ class ReplayHistory:
     __slots__ = ("_entries", "_lock", "maxsize")
 
     def __init__(self, maxsize: int = 1 << 16, entries: Iterable[bytes] = ()) -> None:
+        #: How many signatures are remembered at most; 0 remembers none.
         self.maxsize = maxsize
         self._entries: dict[bytes, object] = {}
         self._lock = threading.Lock()
@@ -181,6 +186,7 @@ class ReplayHistory:
         del self._entries[signature]
 
     def update(self, signatures: Iterable[bytes]) -> None:
+        """Remember each of ``signatures``, as ``add`` does."""
         for signature in signatures:
             self.add(signature)
 
@@ -209,10 +215,12 @@ class ReplayHistory:
                 self._evict()
 
     def clear(self) -> None:
+        """Forget every signature."""
         with self._lock:
             self._entries.clear()
 
     def copy(self) -> ReplayHistory:
+        """A new history with the same bound and the same signatures, in the same order."""
         with self._lock:
             return ReplayHistory(self.maxsize, list(self._entries))
 

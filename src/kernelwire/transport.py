@@ -4,11 +4,14 @@ This is the only place the Session touches zmq for sending and receiving. Three 
 "stream" are accepted, as in jupyter_client:
 
 - ``zmq.Socket``: sends and receives block (or raise ``zmq.Again`` with NOBLOCK);
-- ``zmq.asyncio.Socket``: the blocking functions use a sync shadow of the same libzmq
-  socket (drop-in behaviour: they block the loop at the high-water mark), the ``a*``
-  coroutines use the asyncio socket itself and never block the loop;
+- ``zmq.asyncio.Socket``: the blocking functions use a plain blocking socket over the
+  same libzmq socket (pyzmq's ``Socket.shadow``), as jupyter_client does, so at the
+  high-water mark they block the event loop; the ``a*`` coroutines use the asyncio socket
+  itself and never block the loop;
 - ``zmq.eventloop.zmqstream.ZMQStream``: sends are queued and flushed by its IOLoop
   (they never block); receiving reads its socket without waiting.
+
+The rest of this note explains how it is done, for maintainers.
 
 Speed: pyzmq's ``send_multipart``/``recv_multipart`` spend most of their time in Python
 (a type check of every frame, keyword arguments, the sugar layer's routing_id/group
@@ -55,8 +58,9 @@ _sync_shadows: weakref.WeakKeyDictionary[Any, zmq.Socket[Any]] = weakref.WeakKey
 
 
 def sync_socket(socket: Any) -> Any:
-    """A blocking view of ``socket``: an asyncio socket gets a (cached) sync shadow over
-    the same libzmq socket, as jupyter_client does for drop-in code; others pass through."""
+    """A blocking socket for ``socket``: for an asyncio socket, a plain ``zmq.Socket``
+    over the same libzmq socket (pyzmq's ``Socket.shadow``, made once and cached), as
+    jupyter_client uses; any other socket is returned as it is."""
     if isinstance(socket, zmq.asyncio.Socket):
         if socket.closed:  # the shadow would reach a freed libzmq socket
             raise zmq.ZMQError(zmq.ENOTSOCK)
@@ -161,7 +165,7 @@ def send_frames(
 ) -> zmq.MessageTracker:
     """Send ``frames`` as one multipart message, blocking at the high-water mark (a
     ZMQStream queues instead). Returns a real tracker only for ``track`` with ``copy``
-    off; :data:`DONE` otherwise."""
+    off; ``DONE`` otherwise."""
     if not copy:
         if track:
             tracked, tracker = _tracked(frames)
@@ -201,7 +205,7 @@ def _no_waiters(socket: zmq.asyncio.Socket, queue: str) -> bool:
 async def asend_frames(
     stream: Any, frames: Sequence[Any], copy: bool = True, track: bool = False, flags: int = 0
 ) -> zmq.MessageTracker:
-    """Like :func:`send_frames`, but at the high-water mark the coroutine waits and the
+    """Like ``send_frames``, but at the high-water mark the coroutine waits and the
     event loop keeps running. With NOBLOCK in ``flags`` a full queue raises ``zmq.Again``."""
     tracker = DONE
     tracking = track and not copy

@@ -1,10 +1,12 @@
-"""The sans-IO core: message dicts <-> lists of frames. No zmq, no traitlets.
+"""The message format: message dicts to lists of frames and back, with no I/O.
+
+Nothing here uses zmq or traitlets, so it works over any transport.
 
 A message on the wire is::
 
     [ident, ..., DELIM, signature, header, parent_header, metadata, content, buffer, ...]
 
-:class:`Codec` holds what turning one into the other needs (packer, unpacker, Signer,
+``Codec`` holds what turning one into the other needs (packer, unpacker, Signer,
 ReplayHistory, date handling) as plain attributes, so the per-message paths read no
 configuration. Frames may be ``bytes`` or any bytes-like object (zmq Frames included).
 """
@@ -20,6 +22,7 @@ from .jsonutil import extract_dates_inplace
 from .packers import FIRST_TRY, Packer, Unpacker, orjson_packer, orjson_unpacker
 from .signing import ReplayHistory, Signer
 
+#: The frame that separates the routing identities from the message.
 DELIM = b"<IDS|MSG>"
 #: signature, header, parent_header, metadata, content
 MIN_FRAMES = 5
@@ -108,8 +111,11 @@ class Codec:
         history: ReplayHistory | None = None,
         parse_dates: bool = True,
     ) -> None:
+        #: Signs and verifies; ``Signer()`` has no key, so signing is off.
         self.signer = signer if signer is not None else Signer()
+        #: The signatures already accepted, to refuse replays.
         self.history = history if history is not None else ReplayHistory()
+        #: Whether received header dates become ``datetime`` objects.
         self.parse_dates = parse_dates
         self.set_packers(pack, unpack)
 

@@ -1,6 +1,6 @@
 """An asyncio client on ``zmq.asyncio`` sockets: many requests may be in flight at once.
 
-One reader task per channel files every message with the shared :class:`MessageRouter`;
+One reader task per channel files every message with the shared ``MessageRouter``;
 requests wait for their own exchange to complete, each wait bounded.
 """
 
@@ -35,7 +35,7 @@ from .router import (
 
 
 class AsyncClient(KernelChannels):
-    """The asyncio counterpart of :class:`~kernelwire.client.BlockingClient`.
+    """The asyncio counterpart of ``kernelwire.client.BlockingClient``.
 
     Use ``async with AsyncClient(info) as client:`` (or ``await client.start()`` and
     ``await client.close()``), then ``await client.wait_for_ready()``. ``input_handler``
@@ -96,7 +96,7 @@ class AsyncClient(KernelChannels):
 
     async def wait_for_ready(self, timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
         """Wait until the kernel answers kernel_info_request and IOPub delivers (see
-        :meth:`BlockingClient.wait_for_ready`). Returns the kernel_info_reply."""
+        ``BlockingClient.wait_for_ready``). Returns the kernel_info_reply."""
         await self.start()
         deadline = time.monotonic() + timeout
         reply: dict[str, Any] | None = None
@@ -214,7 +214,7 @@ class AsyncClient(KernelChannels):
         output_callback: OutputCallback | None = None,
         input_handler: InputHandler | None = None,
     ) -> ExecutionResult:
-        """Run ``code``: see :meth:`BlockingClient.execute`."""
+        """Run ``code``: see ``BlockingClient.execute``."""
         handler = input_handler or self.input_handler
         request = requests.execute(
             code,
@@ -286,7 +286,7 @@ class AsyncClient(KernelChannels):
         metadata: dict[str, Any] | None = None,
         comm_id: str | None = None,
     ) -> Comm:
-        """Open a comm to the kernel's ``target_name`` (see :meth:`BlockingClient.comm_open`)."""
+        """Open a comm to the kernel's ``target_name`` (see ``BlockingClient.comm_open``)."""
         request = requests.comm_open(
             target_name, data, comm_id=comm_id, buffers=buffers, metadata=metadata
         )
@@ -320,7 +320,7 @@ class AsyncClient(KernelChannels):
         self, msg_id: str, timeout: float | None = REQUEST_TIMEOUT
     ) -> list[dict[str, Any]]:
         """Wait until the request ``msg_id`` is complete (see
-        :meth:`BlockingClient.collect_outputs`); returns the IOPub messages it caused."""
+        ``BlockingClient.collect_outputs``); returns the IOPub messages it caused."""
         exchange = self.router.exchange(msg_id)
         await self._wait(exchange, timeout, f"idle status for {exchange.msg_type}")
         return exchange.outputs
@@ -332,7 +332,7 @@ class AsyncClient(KernelChannels):
         return await self._ask(requests.interrupt(), timeout)
 
     async def shutdown(self, restart: bool = False, timeout: float = 10.0) -> dict[str, Any] | None:
-        """Ask the kernel to shut down (see :meth:`BlockingClient.shutdown`)."""
+        """Ask the kernel to shut down (see ``BlockingClient.shutdown``)."""
         exchange = await self._send(requests.shutdown(restart))
         deadline = time.monotonic() + timeout
         try:

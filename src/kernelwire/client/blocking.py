@@ -31,8 +31,11 @@ class BlockingClient(KernelChannels):
     """Talks to one kernel over shell, iopub, stdin, control and heartbeat.
 
     ``connection`` is connection info or a connection file path. Give ``kernel`` (a
-    :class:`KernelProcess`) when we started the kernel: its exit is then noticed at once;
-    otherwise the heartbeat tells. Call :meth:`wait_for_ready` before the first request.
+    ``KernelProcess``) when you started the kernel: its exit is then noticed at once;
+    otherwise the heartbeat tells (no answer for ``heartbeat_timeout`` seconds counts as
+    dead). ``session`` defaults to one made from the connection info; ``input_handler``
+    answers ``input()`` in the kernel. Call ``wait_for_ready`` before the first request.
+    Use it from one thread (zmq sockets are not thread-safe).
     """
 
     def __init__(
@@ -270,7 +273,7 @@ class BlockingClient(KernelChannels):
         comm_id: str | None = None,
     ) -> Comm:
         """Open a comm to the kernel's ``target_name``; the kernel's messages on it collect
-        in the returned :class:`Comm` as messages are handled (see :meth:`collect_outputs`)."""
+        in the returned ``Comm`` as messages are handled (see ``collect_outputs``)."""
         request = requests.comm_open(
             target_name, data, comm_id=comm_id, buffers=buffers, metadata=metadata
         )

@@ -32,23 +32,38 @@ class KernelChannels:
         heartbeat_timeout: float,
         input_handler: InputHandler | None,
     ) -> None:
+        #: The connection info (checked), from the file or dict given.
         self.info = load_connection_info(connection)
+        #: The Session messages are signed and checked with (made from the connection info
+        #: unless given).
         self.session = session if session is not None else _session_for(self.info)
+        #: The ``KernelProcess`` when we started the kernel, else None.
         self.kernel = kernel
+        #: Seconds without a heartbeat answer after which the kernel counts as dead (for a
+        #: kernel we did not start).
         self.heartbeat_timeout = heartbeat_timeout
+        #: Answers ``input()`` in the kernel: ``input_handler(prompt, password) -> str``; None
+        #: means code that asks for input gets an error.
         self.input_handler = input_handler
+        #: Matches replies and outputs to requests (shared logic of both clients).
         self.router = MessageRouter(self.session)
         self._context = context
         identity = self.session.bsession
+        #: The shell channel's zmq socket. Use the client's methods rather than the sockets:
+        #: they keep the matching of replies to requests right.
         self.shell = self._connect("shell", zmq.DEALER, identity)
+        #: The control channel's zmq socket.
         self.control = self._connect("control", zmq.DEALER, identity)
         # The kernel's ROUTER drops an input_request to a peer it has not met yet:
         # wait_for_ready waits for the stdin handshake, watched from before the connect.
+        #: The stdin channel's zmq socket.
         self.stdin = self._socket(zmq.DEALER, identity)
         self._stdin_monitor: Any = self.stdin.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
         self.stdin.connect(channel_url(self.info, "stdin"))
+        #: The IOPub channel's zmq socket (subscribed to everything).
         self.iopub = self._connect("iopub", zmq.SUB)
         self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        #: The heartbeat channel's zmq socket.
         self.hb = self._connect("hb", zmq.REQ)
         #: The sockets messages arrive on, and their channel names.
         self._channels = {
@@ -57,6 +72,7 @@ class KernelChannels:
             self.stdin: "stdin",
             self.iopub: "iopub",
         }
+        #: True after ``close()``.
         self.closed = False
 
     def _socket(self, kind: int, identity: bytes | None = None) -> Any:

@@ -17,6 +17,7 @@ class KernelTimeout(ClientError, TimeoutError):
 
     def __init__(self, message: str, msg_id: str | None = None) -> None:
         super().__init__(message)
+        #: The request still pending, or None.
         self.msg_id = msg_id
 
 
@@ -37,8 +38,11 @@ class ExecutionError(ClientError):
     """The executed code raised: ``ename``, ``evalue`` and ``traceback`` from the kernel."""
 
     def __init__(self, content: dict[str, Any]) -> None:
+        #: The exception's class name, e.g. ``"ZeroDivisionError"``.
         self.ename: str = str(content.get("ename", ""))
+        #: The exception's message.
         self.evalue: str = str(content.get("evalue", ""))
+        #: The traceback's lines, as the kernel formatted them (they may hold ANSI colours).
         self.traceback: list[str] = list(content.get("traceback", []))
         super().__init__(f"{self.ename}: {self.evalue}")
 

@@ -42,21 +42,26 @@ class KernelProcess:
     def __init__(
         self, process: subprocess.Popen[bytes], connection_file: str, info: dict[str, Any], log: Any
     ) -> None:
+        #: The kernel's process.
         self.process = process
+        #: The connection file's path (removed by ``cleanup``).
         self.connection_file = connection_file
+        #: The connection info: what a client needs to connect (``BlockingClient(kernel.info)``).
         self.info = info
         self._log = log
 
     @property
     def pid(self) -> int:
+        """The kernel process's id."""
         return self.process.pid
 
     @property
     def exit_code(self) -> int | None:
-        """None while the process runs."""
+        """The process's exit code; None while it runs."""
         return self.process.poll()
 
     def is_running(self) -> bool:
+        """Whether the process has not exited yet."""
         return self.process.poll() is None
 
     def interrupt(self) -> None:
@@ -133,9 +138,17 @@ def start_kernel(
 ) -> KernelProcess:
     """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
 
-    The kernel runs in its own session (a terminal's Ctrl-C reaches only us), with its
-    output captured (see :meth:`KernelProcess.output`). ``JPY_PARENT_PID`` tells kernels
-    that watch their parent (ipykernel does) to exit if we die without cleaning up.
+    ``argv`` defaults to kernelwire's reference kernel; ``{connection_file}`` and
+    ``{resource_dir}`` in it are filled in. The connection file goes to
+    ``connection_file`` (default: a new file in the temporary directory) with a new random
+    ``key`` unless one is given, ``signature_scheme``, ``transport`` (``tcp`` or ``ipc``)
+    and ``ip``, and free ports. ``env`` adds environment variables for the kernel; ``cwd``
+    is its working directory.
+
+    The kernel runs in a new process session, so a Ctrl-C in a terminal reaches only this
+    program, not the kernel. Its output is captured (see ``KernelProcess.output``).
+    ``JPY_PARENT_PID`` tells kernels that watch their parent (ipykernel and the reference
+    kernel do) to exit if this program dies without cleaning up.
     """
     path, info = write_connection_file(
         connection_file,

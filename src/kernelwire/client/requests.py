@@ -1,4 +1,4 @@
-"""What each client request sends: one sans-IO builder per message type.
+"""What each client request sends: one function per message type, building it (no I/O).
 
 Both clients call these, then do their own sending and waiting, so the content of a
 request (and its defaults, such as the cursor at the end of the code) is decided once.
@@ -119,7 +119,7 @@ def comm_msg(
 def comm_close(
     comm: Comm | str, data: dict[str, Any] | None, *, buffers: list[Any] | None
 ) -> Request:
-    """Marks ``comm`` (when a :class:`Comm`) closed: the kernel drops it on receipt."""
+    """Marks ``comm`` (when a ``Comm``) closed: the kernel drops it on receipt."""
     if isinstance(comm, Comm):
         comm.closed = True
     content = {"comm_id": _comm_id(comm), "data": data or {}}

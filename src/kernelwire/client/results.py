@@ -16,7 +16,9 @@ class ExecutionResult:
     execute_input included); the properties pick out what callers usually want.
     """
 
+    #: The ``execute_reply`` message.
     reply: dict[str, Any]
+    #: Every IOPub message whose parent was the request, in arrival order.
     outputs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -26,6 +28,7 @@ class ExecutionResult:
 
     @property
     def execution_count(self) -> int | None:
+        """The kernel's count of executed cells, from the reply (None if it has none)."""
         return self.reply["content"].get("execution_count")  # type: ignore[no-any-return]
 
     def _stream(self, name: str) -> str:
@@ -69,7 +72,7 @@ class ExecutionResult:
         return self.reply["content"]  # type: ignore[no-any-return]
 
     def raise_for_error(self) -> None:
-        """Raise :class:`ExecutionError` when the code raised."""
+        """Raise ``ExecutionError`` when the code raised."""
         error = self.error
         if error is not None:
             raise ExecutionError(error)
@@ -80,10 +83,15 @@ class Comm:
     """A comm this client opened. ``received`` collects the kernel's ``comm_msg`` and
     ``comm_close`` messages for it (buffers included) as they arrive."""
 
+    #: The comm's id, chosen by this client.
     comm_id: str
+    #: The kernel-side target it was opened to.
     target_name: str
+    #: The msg_id of the ``comm_open`` message.
     open_msg_id: str
+    #: The kernel's ``comm_msg`` and ``comm_close`` messages for this comm, in order.
     received: list[dict[str, Any]] = field(default_factory=list)
+    #: True once either side closed it.
     closed: bool = False
 
 

@@ -1,4 +1,4 @@
-"""The sans-IO half of a client: builds requests and files what comes back.
+"""The part of a client that does no I/O: builds requests and files what comes back.
 
 The blocking and the asyncio clients own sockets and waiting; this class decides, for each
 received message, which request it answers, so both clients match replies and IOPub
@@ -114,7 +114,7 @@ class BoundedWait:
 
     def check_refusals(self) -> None:
         """Raise MessageRefused when waiting has become futile (see
-        :meth:`MessageRouter.check_refusals`)."""
+        ``MessageRouter.check_refusals``)."""
         self.router.check_refusals(self.refused_before, self.what)
 
     def next_slice(self) -> float:
@@ -162,7 +162,7 @@ class MessageRouter:
         output_callback: OutputCallback | None = None,
         input_handler: InputHandler | None = None,
     ) -> tuple[Exchange, list[Any]]:
-        """A new request: its :class:`Exchange` and the frames to send."""
+        """A new request: its ``Exchange`` and the frames to send."""
         msg = self.session.msg(request.msg_type, request.content, metadata=request.metadata)
         frames: list[Any] = self.session.serialize(msg)
         if request.buffers:
@@ -192,7 +192,7 @@ class MessageRouter:
         return exchange
 
     def open_comm(self, request: Request) -> Comm:
-        """The :class:`Comm` a ``comm_open`` request opens, filed before it is sent so
+        """The ``Comm`` a ``comm_open`` request opens, filed before it is sent so
         that no kernel message on it can arrive unseen."""
         content = request.content
         comm = Comm(content["comm_id"], content["target_name"], "")
