@@ -42,7 +42,7 @@ from .client import (
 from .connect import ConnectionFileError, read_connection_file
 from .kernelspec import KernelSpecError, NoSuchKernel, get_kernel_spec
 
-EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
 #: A closed stdout or stderr: what a shell reports for a tool killed by SIGPIPE.
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 #: Seconds each polite step of stopping a kernel may take before the next, firmer one.
@@ -353,19 +353,16 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return EXIT_RAISED
         return EXIT_OK
     except KeyboardInterrupt as exc:
-        printer.muted = True
         stop = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
         _say(f"kernelwire run: {stop}")
         return stop.exit_status
     except BrokenPipeError:
-        printer.muted = True
         _silence_output()
         return EXIT_OUTPUT_CLOSED
     except (ClientError, ConnectionFileError, NoSuchKernel, KernelSpecError, OSError) as exc:
-        printer.muted = True
         return _fail("run", exc)
     finally:
-        printer.muted = True
+        printer.muted = True  # what the kernel sends while we stop it is not for the user
         _leave_nothing_running(client, kernel, running, interrupt_mode)
 
 
@@ -598,4 +595,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args, args.parser))
     except Stopped as stop:  # before a kernel was started, e.g. while reading stdin
+        _say(f"kernelwire {args.command}: {stop}")
         return stop.exit_status
