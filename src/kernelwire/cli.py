@@ -300,6 +300,8 @@ def _prepare_save_dir(path: str | None, parser: argparse.ArgumentParser) -> str 
     are never mixed, and output-1.png is always this run's first output."""
     if path is None:
         return None
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"--save-outputs {path}: not a directory")
     try:
         os.makedirs(path, exist_ok=True)
         if os.listdir(path):
