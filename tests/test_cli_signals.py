@@ -124,7 +124,7 @@ def test_a_stop_signal_shuts_the_started_kernel_down(env, tmp_path, kernel, sign
 @KERNELS
 def test_a_timeout_says_one_line_and_interrupts_then_stops_the_kernel(env, tmp_path, kernel):
     marker = tmp_path / "interrupted"
-    run = start_kernelwire("run", *kernel, "--timeout", "3", sleeping_cell(marker), env=env)
+    run = start_kernelwire("run", *kernel, "--timeout", "8", sleeping_cell(marker), env=env)
     kernel_pid = None
     try:
         kernel_pid, _ = read_pids(run)
