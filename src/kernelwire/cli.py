@@ -1,22 +1,37 @@
 """The ``kernelwire`` command: run code in a kernel, start a kernel, or show the demo.
 
-Exit status of ``kernelwire run``: 0 when the code ran, 1 when it raised, 2 for bad
-arguments, 3 when the kernel could not be started or reached (or timed out), 130 on Ctrl-C.
+Exit status of ``kernelwire run``:
+
+- 0: the code ran; 1: it raised (or the kernel replied something other than ok);
+- 2: bad arguments, found before any kernel is started or contacted: usage errors, an
+  unknown kernelspec, an unreadable FILE or stdin, an unusable ``--existing`` connection
+  file or ``--save-outputs`` directory;
+- 3: kernel trouble: it could not be started (or its kernelspec is malformed), died, could
+  not be reached, refused our key, or did not finish within ``--timeout``;
+- 128 + N when signal N stopped us: 129 SIGHUP (terminal closed), 130 SIGINT (Ctrl-C),
+  143 SIGTERM. A kernel we started is shut down first (interrupt, shutdown_request, then
+  SIGTERM and SIGKILL, each step bounded), and so is what is left of its process group;
+- 141 (128 + SIGPIPE, as for Unix tools killed by SIGPIPE) when our stdout or stderr was
+  closed, e.g. by ``| head -1``; quietly, after the same shutdown.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import getpass
 import json
+import math
 import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
+from ._version import __version__
 from .client import (
     REFERENCE_KERNEL_ARGV,
     BlockingClient,
@@ -27,7 +42,13 @@ from .client import (
 from .connect import ConnectionFileError, read_connection_file
 from .kernelspec import KernelSpecError, NoSuchKernel, get_kernel_spec
 
-EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
+#: A closed stdout or stderr: what a shell reports for a tool killed by SIGPIPE.
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
+#: Seconds each polite step of stopping a kernel may take before the next, firmer one.
+STOP_GRACE = 2.0
+#: Signals that stop ``kernelwire``; the exit status is 128 + the signal's number.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: MIME types written as text when saved; every other non-JSON type is base64 on the wire.
@@ -44,6 +65,84 @@ _EXTENSIONS = {
     "application/json": ".json",
     "application/javascript": ".js",
 }
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM or SIGHUP) asked us to stop. A KeyboardInterrupt, so that
+    whatever cleans up after Ctrl-C cleans up after the others too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        if self.signum == signal.SIGINT:
+            return "interrupted"
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
+class _StopSignals:
+    """Turns the stop signals into :class:`Stopped`, except while held back: then the
+    first one is kept and raised when the holding ends (or dropped, when we end anyway)."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if not self.holding:
+            raise Stopped(signum)
+        if self.pending is None:
+            self.pending = signum
+
+    @contextlib.contextmanager
+    def held_back(self, raise_after: bool = True) -> Iterator[None]:
+        """Hold the signals back while a step must not be cut in two (starting a kernel:
+        cut, it would run with nobody to stop it; the last forced cleanup)."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+            pending, self.pending = self.pending, None
+            if pending is not None and raise_after:
+                raise Stopped(pending)
+
+
+_SIGNALS = _StopSignals()
+
+
+def _escaped(text: str, stream: TextIO) -> str:
+    """``text`` with what ``stream`` cannot encode (a lone surrogate, 'é' on an ascii
+    stream) written as backslash escapes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write ``text``, escaping what ``stream`` cannot encode rather than failing the whole
+    run. (A text stream encodes all of ``text`` before writing any of it.)"""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        stream.write(_escaped(text, stream))
+
+
+def _say(text: str) -> None:
+    """One line of our own on stderr; nothing if stderr is gone (a closed terminal)."""
+    try:
+        _write(sys.stderr, text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _is_text(mime: str) -> bool:
@@ -76,7 +175,9 @@ class TerminalPrinter:
     """Shows IOPub outputs on a terminal as they arrive.
 
     Streams and ``text/plain`` are printed; other MIME types get a one-line placeholder
-    naming the type and size, and are written to ``save_dir`` when one is given.
+    naming the type and size, and are written to ``save_dir`` when one is given. Once
+    ``muted`` (we are stopping the kernel), nothing more is shown: the kernel's
+    KeyboardInterrupt traceback is not news to whoever stopped us.
     """
 
     def __init__(self, stdout: TextIO, stderr: TextIO, save_dir: str | None = None) -> None:
@@ -84,52 +185,64 @@ class TerminalPrinter:
         self.stderr = stderr
         self.save_dir = save_dir
         self.saved: list[str] = []
+        self.muted = False
+        self._save_attempts = 0
         self._plain_errors = not stderr.isatty()
 
     def __call__(self, msg: dict[str, Any]) -> None:
+        if self.muted:
+            return
         kind, content = msg["msg_type"], msg["content"]
         if kind == "stream":
             out = self.stderr if content.get("name") == "stderr" else self.stdout
-            out.write(content.get("text", ""))
-            out.flush()
+            self._show(out, content.get("text", ""))
         elif kind in ("execute_result", "display_data", "update_display_data"):
-            self._show_bundle(content.get("data", {}))
+            self._show(self.stdout, self._bundle_text(content.get("data", {})))
         elif kind == "error":
             text = "\n".join(content.get("traceback") or [])
             text = text or f"{content.get('ename')}: {content.get('evalue')}"
             if self._plain_errors:
                 text = _ANSI.sub("", text)
-            self.stderr.write(text + "\n")
-            self.stderr.flush()
+            self._show(self.stderr, text + "\n")
 
-    def _show_bundle(self, data: dict[str, Any]) -> None:
+    def _show(self, out: TextIO, text: str) -> None:
+        _write(out, text)
+        out.flush()
+
+    def _bundle_text(self, data: dict[str, Any]) -> str:
         # text/plain first, whatever order the kernel chose: the text, then placeholders.
+        lines = []
         for mime in sorted(data, key=lambda mime: mime != "text/plain"):
             value = data[mime]
             if mime == "text/plain":
-                text = "".join(value) if isinstance(value, list) else str(value)
-                self.stdout.write(text + "\n")
+                lines.append("".join(value) if isinstance(value, list) else str(value))
                 continue
             payload = _payload(mime, value)
             note = f"[{mime} output, {_size(len(payload))}"
             if self.save_dir is not None:
-                note += f", saved to {self._save(mime, payload)}"
-            self.stdout.write(note + "]\n")
-        self.stdout.flush()
+                note += self._save(mime, payload)
+            lines.append(note + "]")
+        return "".join(line + "\n" for line in lines)
 
     def _save(self, mime: str, payload: bytes) -> str:
+        """Write ``payload`` to the next ``output-N`` file; the note saying where (or why
+        not). Never overwrites: a file already there belongs to someone else."""
         assert self.save_dir is not None
-        os.makedirs(self.save_dir, exist_ok=True)
-        extension = _EXTENSIONS.get(mime, ".bin")
-        path = os.path.join(self.save_dir, f"output-{len(self.saved) + 1}{extension}")
-        with open(path, "wb") as f:
-            f.write(payload)
+        self._save_attempts += 1
+        extension = _EXTENSIONS.get(mime) or (".json" if mime.endswith("+json") else ".bin")
+        path = os.path.join(self.save_dir, f"output-{self._save_attempts}{extension}")
+        try:
+            with open(path, "xb") as f:
+                f.write(payload)
+        except OSError as exc:
+            return f", not saved to {path}: {exc.strerror}"
         self.saved.append(path)
-        return path
+        return f", saved to {path}"
 
 
 def terminal_input(prompt: str, password: bool) -> str:
     """Answer the kernel's input_request from this terminal."""
+    prompt = _escaped(prompt, sys.stdout)
     return getpass.getpass(prompt) if password else input(prompt)
 
 
@@ -153,41 +266,83 @@ def _start(args: argparse.Namespace) -> KernelProcess:
     )
 
 
+#: What we were given is wrong: found before any kernel was started or contacted.
+_USAGE_ERRORS = (NoSuchKernel, ConnectionFileError)
+
+
 def _fail(command: str, exc: BaseException) -> int:
-    print(f"kernelwire {command}: error: {exc}", file=sys.stderr)
-    return EXIT_KERNEL
+    _say(f"kernelwire {command}: error: {exc}")
+    return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_KERNEL
 
 
 def _read_code(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
-    if (args.code is None) == (args.file is None):
-        parser.error("give CODE or -f FILE (exactly one)")
-    if args.file is None:
+    if args.code is not None and args.file is not None:
+        parser.error("give CODE or -f FILE, not both")
+    if args.code is not None:
         return str(args.code)
-    if args.file == "-":
-        return sys.stdin.read()
+    if args.file is None and (sys.stdin is None or sys.stdin.isatty()):
+        parser.error("give CODE or -f FILE (or pipe the code to stdin)")
+    if args.file is None or args.file == "-":
+        try:
+            return sys.stdin.buffer.read().decode("utf-8")
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            parser.error(f"cannot read the code from stdin: {exc}")
     try:
         with open(args.file, encoding="utf-8") as f:
             return f.read()
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         parser.error(f"cannot read {args.file}: {exc}")
+
+
+def _prepare_save_dir(path: str | None, parser: argparse.ArgumentParser) -> str | None:
+    """Check (creating it if needed) that ``--save-outputs`` can take this run's files,
+    before any code runs. An existing directory must be empty: the outputs of two runs
+    are never mixed, and output-1.png is always this run's first output."""
+    if path is None:
+        return None
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"--save-outputs {path}: not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.listdir(path):
+            parser.error(
+                f"--save-outputs {path}: the directory is not empty (give a new or empty "
+                "one, so that the outputs of different runs are not mixed)"
+            )
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        parser.error(f"--save-outputs {path}: cannot write files there: {exc.strerror}")
+    return path
 
 
 def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``kernelwire run``: execute code in a kernel, streaming its outputs."""
-    code = _read_code(args, parser)
     if args.existing is not None and args.kernel is not None:
         parser.error("--existing and --kernel exclude each other")
+    code = _read_code(args, parser)
+    printer = TerminalPrinter(sys.stdout, sys.stderr, _prepare_save_dir(args.save_outputs, parser))
     kernel: KernelProcess | None = None
     client: BlockingClient | None = None
+    interrupt_mode = "signal"
     running = False
     try:
         if args.existing is not None:
-            client = BlockingClient(read_connection_file(args.existing))
+            info = read_connection_file(args.existing)
+            if not info["key"]:
+                _say(
+                    f"kernelwire run: warning: {args.existing} has an empty key: messages "
+                    "are not signed, and anyone who can reach the kernel's ports can run "
+                    "code in it"
+                )
+            client = BlockingClient(info)
         else:
-            kernel = _start(args)
-            client = BlockingClient(kernel.info, kernel=kernel)
+            if args.kernel is not None:
+                interrupt_mode = get_kernel_spec(args.kernel).interrupt_mode
+            with _SIGNALS.held_back():  # a kernel started must be one we can stop
+                kernel = _start(args)
+                client = BlockingClient(kernel.info, kernel=kernel)
         client.wait_for_ready(args.startup_timeout)
-        printer = TerminalPrinter(sys.stdout, sys.stderr, args.save_outputs)
         running = True
         result = client.execute(
             code, timeout=args.timeout, output_callback=printer, input_handler=terminal_input
@@ -196,31 +351,78 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if result.status == "error":
             return EXIT_RAISED
         if result.status != "ok":
-            print(f"kernelwire run: the kernel replied {result.status!r}", file=sys.stderr)
+            _say(f"kernelwire run: the kernel replied {result.status!r}")
             return EXIT_RAISED
         return EXIT_OK
-    except KeyboardInterrupt:
-        print("kernelwire run: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+        _say(f"kernelwire run: {stop}")
+        return stop.exit_status
+    except BrokenPipeError:
+        _silence_output()
+        return EXIT_OUTPUT_CLOSED
     except (ClientError, ConnectionFileError, NoSuchKernel, KernelSpecError, OSError) as exc:
         return _fail("run", exc)
     finally:
-        if running and client is not None and kernel is None:
-            # Someone else's kernel: stop our code rather than leave it running there.
-            _interrupt_quietly(client)
-        if client is not None and kernel is not None and kernel.is_running():
-            _shutdown_quietly(client)
-        if client is not None:
-            client.close()
-        if kernel is not None:
-            kernel.cleanup()
+        printer.muted = True  # what the kernel sends while we stop it is not for the user
+        _leave_nothing_running(client, kernel, running, interrupt_mode)
 
 
-def _interrupt_quietly(client: BlockingClient) -> None:
+def _leave_nothing_running(
+    client: BlockingClient | None,
+    kernel: KernelProcess | None,
+    running: bool,
+    interrupt_mode: str,
+) -> None:
+    """Stop our code in a kernel we attached to; shut down a kernel we started.
+
+    The polite steps (interrupt the code, so that a kernel busy in it can act on
+    shutdown_request; shutdown_request) are bounded by STOP_GRACE each, and a second stop
+    signal cuts them short. Then, whatever happened: SIGTERM, SIGKILL, and SIGKILL to
+    what is left of the kernel's process group.
+    """
     try:
-        client.interrupt(timeout=2.0)
-    except (ClientError, KeyboardInterrupt):
+        if client is not None and kernel is None and running:
+            client.interrupt(timeout=STOP_GRACE)  # someone else's kernel: keep it, free it
+        elif client is not None and kernel is not None and kernel.is_running():
+            if running and interrupt_mode == "signal":
+                kernel.interrupt()
+            elif running:
+                client.interrupt(timeout=STOP_GRACE)
+            client.shutdown(timeout=STOP_GRACE)
+    except (ClientError, OSError, KeyboardInterrupt):
         pass
+    finally:
+        with _SIGNALS.held_back(raise_after=False):
+            if client is not None:
+                client.close()
+            if kernel is not None:
+                kernel.cleanup(timeout=STOP_GRACE)
+                _kill_process_group(kernel.pid)
+
+
+def _kill_process_group(pgid: int) -> None:
+    """SIGKILL what is left of a started kernel's process group (the kernel runs in a
+    session of its own, so the group is its own): the real kernel when the kernelspec's
+    argv is a launcher that died without taking it along, or processes the code left."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _silence_output() -> None:
+    """Point our stdout and stderr at /dev/null once a reader went away, so that nothing
+    still buffered makes the interpreter complain on exit (``Exception ignored ...``)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+    finally:
+        os.close(devnull)
 
 
 def _shutdown_quietly(client: BlockingClient) -> None:
@@ -280,41 +482,73 @@ def _add_kernel_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+RUN_DESCRIPTION = """\
+Run CODE (or the file given with -f, or stdin) in a Jupyter kernel and stream
+stdout, stderr, results and errors as they arrive. Starts kernelwire's reference
+kernel unless --kernel or --existing says otherwise; a kernel it started is shut
+down, and its connection file removed, when it exits, whatever the reason.
+
+Exit status:
+  0    the code ran
+  1    the code raised
+  2    bad arguments (nothing was started): usage, unknown kernelspec, unreadable
+       FILE or stdin, unusable connection file or --save-outputs DIR
+  3    kernel trouble: could not start, died, unreachable, wrong key, --timeout
+  129  SIGHUP (terminal closed), 130 SIGINT (Ctrl-C), 143 SIGTERM: 128 + signal
+  141  stdout or stderr closed by its reader (e.g. | head), quietly"""
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kernelwire",
         description="Jupyter messaging over ZeroMQ, fast and strict: run code in a Jupyter "
         "kernel, start a kernel, or watch one signed message go by.",
     )
+    parser.add_argument("--version", action="version", version=f"kernelwire {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
         help="run code in a kernel and stream its outputs",
-        description="Run CODE (or the file given with -f) in a Jupyter kernel and stream "
-        "stdout, stderr, results and errors as they arrive. Starts kernelwire's reference "
-        "kernel unless --kernel or --existing says otherwise; a kernel it started is shut "
-        "down, and its connection file removed, when it exits. Exit status: 0 ok, 1 the code "
-        "raised, 2 bad arguments, 3 kernel trouble (start, connection, timeout), 130 Ctrl-C.",
-        epilog='example: kernelwire run "print(6*7)"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=RUN_DESCRIPTION,
+        epilog='examples:\n  kernelwire run "print(6*7)"\n  kernelwire run < script.py',
     )
     run.add_argument("code", nargs="?", metavar="CODE", help="the code to run")
-    run.add_argument("-f", "--file", metavar="FILE", help="run the code in FILE ('-': stdin)")
+    run.add_argument(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="run the code in FILE ('-': stdin; stdin is also read when neither CODE nor "
+        "FILE is given and stdin is not a terminal)",
+    )
     run.add_argument(
         "--existing",
         metavar="CONNECTION_FILE",
-        help="use the running kernel of this connection file (it is not shut down)",
+        help="use the running kernel of this connection file (it is not shut down; running "
+        "code is interrupted if we stop early)",
     )
     _add_kernel_options(run)
     run.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="give up (exit 3) when the code has not finished after SECONDS (default: wait)",
     )
     run.add_argument(
         "--startup-timeout",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long to wait for the kernel to answer (default: %(default)s)",
@@ -322,7 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--save-outputs",
         metavar="DIR",
-        help="write rich outputs (images, HTML, ...) to files in DIR",
+        help="write rich outputs (images, HTML, JSON, ...) to DIR/output-N.EXT; DIR is "
+        "created if needed and must be empty (checked before the code runs), so the files "
+        "of two runs never mix",
     )
     run.set_defaults(handler=cmd_run, parser=run)
 
@@ -351,14 +587,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kernelwire`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # SIGTERM cleans up like Ctrl-C: the kernel we started must not outlive us.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    return int(args.handler(args, args.parser))
+    # SIGTERM and SIGHUP (terminal closed) clean up like Ctrl-C: the kernel we started
+    # must not outlive us.
+    _SIGNALS.install()
+    try:
+        return int(args.handler(args, args.parser))
+    except Stopped as stop:  # before a kernel was started, e.g. while reading stdin
+        _say(f"kernelwire {args.command}: {stop}")
+        return stop.exit_status

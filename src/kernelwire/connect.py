@@ -91,6 +91,8 @@ def read_connection_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         info = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConnectionFileError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise ConnectionFileError(f"{source}: not a connection file: nested too deeply") from None
     return _check_info(info, source)
 
 

@@ -83,7 +83,7 @@ def load_kernel_spec(name: str, resource_dir: str) -> KernelSpec:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise KernelSpecError(f"kernelspec {name!r}: cannot read {path}: {exc}") from None
     if not isinstance(data, dict):
         raise KernelSpecError(f"kernelspec {name!r}: {path} is not a JSON object")
