@@ -115,7 +115,7 @@ class CommManager:
             self.rejections.report(
                 "shell",
                 f"comm target failed with {type(exc).__name__}",
-                f"comm target {target!r} failed to open comm {comm_id[:80]}",
+                f"comm target {target[:80]!r} failed to open comm {comm_id[:80]}",
                 logging.ERROR,
                 exc,
             )
