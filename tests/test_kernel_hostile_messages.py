@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
 import re
 import subprocess
 import sys
@@ -64,6 +65,7 @@ class Peer:
     def _socket(self, kind: int, channel: str) -> zmq.Socket[Any]:
         sock = self.context.socket(kind)
         sock.linger = 0
+        sock.rcvhwm = 0  # a flood's replies must not crowd out the one a test waits for
         sock.connect(channel_url(self.info, channel))
         return sock
 
@@ -357,6 +359,71 @@ def test_a_handler_that_raises_anything_leaves_the_kernel_serving(
         peer.iopub_until_idle(sent["msg_id"])
     _assert_both_channels_serve(process, peer)
     assert "SystemExit" in process.log()
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    """A JSON value of any type, sometimes nested."""
+    choice = rng.randrange(9 if depth < 3 else 6)
+    scalars = [None, True, False, rng.randint(-5, 5), rng.random() * 1e6, "", "ab", -(2**70)]
+    if choice < 6:
+        return rng.choice(scalars)
+    if choice < 8:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(3))]
+    return {rng.choice(["a", "code", "data"]): _random_json(rng, depth + 1)}
+
+
+#: handled types, with the fields their handlers read (shutdown_request left out: a
+#: valid one would end the kernel, which is then correct behaviour)
+FUZZED_FIELDS = {
+    "execute_request": ["code", "silent", "store_history", "user_expressions", "allow_stdin",
+                        "stop_on_error"],
+    "complete_request": ["code", "cursor_pos"],
+    "inspect_request": ["code", "cursor_pos", "detail_level"],
+    "is_complete_request": ["code"],
+    "history_request": ["output", "raw", "hist_access_type", "session", "start", "stop", "n",
+                        "pattern", "unique"],
+    "comm_info_request": ["target_name"],
+    "comm_open": ["comm_id", "target_name", "data", "target_module"],
+    "comm_msg": ["comm_id", "data"],
+    "comm_close": ["comm_id", "data"],
+    "kernel_info_request": ["anything"],
+    "interrupt_request": ["anything"],
+    "connect_request": ["anything"],
+}  # fmt: skip
+SAFE_CODE = ["", "1", "x", "pass", "print(1)", "1/0", "def f(:", "a.b", "import sys"]
+
+
+def _fuzzed_content(rng: random.Random, fields: list[str]) -> dict[str, Any]:
+    """Some of ``fields`` (code, when a str, is harmless), with values of any type."""
+    content = {}
+    for field in fields:
+        if rng.random() < 0.7:
+            value = _random_json(rng)
+            if field == "code" and (isinstance(value, str) or rng.random() < 0.5):
+                value = rng.choice(SAFE_CODE)
+            content[field] = value
+    return content
+
+
+def test_random_contents_never_make_a_handler_fail(kernel: tuple[KernelProcess, Peer]) -> None:
+    """Seeded random contents (every field a handler reads, any JSON type) for every
+    handled message type, on shell and control: every one is handled or refused by the
+    checks, none makes a handler raise, and both channels keep serving."""
+    process, peer = kernel
+    rng = random.Random(7)
+    for _ in range(600):
+        msg_type = rng.choice(list(FUZZED_FIELDS))
+        sock = peer.control if rng.random() < 0.3 else peer.shell
+        peer.send(sock, header(msg_type), _fuzzed_content(rng, FUZZED_FIELDS[msg_type]))
+    for sock in (peer.shell, peer.control):
+        follow_up = header("kernel_info_request")
+        peer.send(sock, follow_up)
+        while peer.recv(sock)["parent_header"]["msg_id"] != follow_up["msg_id"]:
+            pass  # the replies to the fuzzed requests
+    _assert_both_channels_serve(process, peer)
+    log = process.log()
+    assert "failed" not in log and "Traceback" not in log, log[-5000:]
+    assert "refused a message on shell" in log and "dropped a message on shell" in log
 
 
 # -------------------------------------------------------------------------- reflection
