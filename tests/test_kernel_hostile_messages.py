@@ -94,7 +94,7 @@ class Peer:
         head, parent, metadata, content = (json.loads(p) for p in parts)
         return {"header": head, "parent_header": parent, "metadata": metadata, "content": content}
 
-    def request(self, sock: zmq.Socket[Any], msg_type: str, content: Any = EMPTY) -> dict:
+    def request(self, sock: zmq.Socket[Any], msg_type: str, content: Any = EMPTY) -> dict[str, Any]:
         """Send a well-formed request; its reply (anything answered before it fails)."""
         head = header(msg_type)
         self.send(sock, head, content)
