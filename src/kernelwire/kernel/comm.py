@@ -3,7 +3,9 @@
 Frontends open comms on shell (``comm_open`` naming a target registered with
 :meth:`CommManager.register_target`), exchange ``comm_msg`` and end with ``comm_close``;
 the kernel side answers on IOPub. An open for an unknown target is closed at once, as the
-spec asks, so both sides agree that no comm exists.
+spec asks, so both sides agree that no comm exists. The kernel checks the fields of comm
+messages before they come here (see :mod:`.validation`); problems are logged through the
+kernel's rate-limited :class:`~.logs.RejectionLog`, as a peer decides how many there are.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from .logs import RejectionLog
 
 log = logging.getLogger("kernelwire.kernel")
 
@@ -58,15 +62,22 @@ class Comm:
         for callback in callbacks:
             try:
                 callback(msg)
-            except Exception:
-                log.exception("comm %s callback failed", self.comm_id)
+            except Exception as exc:
+                self.manager.rejections.report(
+                    "shell",
+                    f"comm callback failed with {type(exc).__name__}",
+                    f"comm {self.comm_id} callback failed",
+                    logging.ERROR,
+                    exc,
+                )
 
 
 class CommManager:
     """Targets the frontend may open comms to, and the comms that are open."""
 
-    def __init__(self, publish: CommPublisher) -> None:
+    def __init__(self, publish: CommPublisher, rejections: RejectionLog | None = None) -> None:
         self.publish = publish
+        self.rejections = rejections if rejections is not None else RejectionLog(log)
         self.targets: dict[str, Callable[[Comm, dict[str, Any]], Any]] = {}
         self.comms: dict[str, Comm] = {}
 
@@ -90,20 +101,35 @@ class CommManager:
         comm_id, target = str(content.get("comm_id", "")), str(content.get("target_name", ""))
         handler = self.targets.get(target)
         if handler is None or not comm_id:
-            log.warning("comm_open for unknown target %r: closing comm %s", target, comm_id)
+            self.rejections.report(
+                "shell",
+                "comm_open unknown target",
+                f"comm_open for unknown target {target[:80]!r}: closing comm {comm_id[:80]}",
+            )
             self.publish("comm_close", {"comm_id": comm_id, "data": {}}, None)
             return
         comm = self.comms[comm_id] = Comm(self, target, comm_id)
         try:
             handler(comm, msg)
-        except Exception:
-            log.exception("comm target %r failed to open comm %s", target, comm_id)
+        except Exception as exc:
+            self.rejections.report(
+                "shell",
+                f"comm target failed with {type(exc).__name__}",
+                f"comm target {target[:80]!r} failed to open comm {comm_id[:80]}",
+                logging.ERROR,
+                exc,
+            )
             comm.close()
 
     def handle_msg(self, msg: dict[str, Any]) -> None:
         comm = self.comms.get(str(msg["content"].get("comm_id", "")))
         if comm is None:
-            log.warning("comm_msg for unknown comm %r", msg["content"].get("comm_id"))
+            comm_id = str(msg["content"].get("comm_id"))[:80]
+            self.rejections.report(
+                "shell",
+                "comm_msg unknown comm",
+                f"dropped a message on shell: comm_msg for unknown comm {comm_id!r}",
+            )
             return
         comm._dispatch(comm._on_msg, msg)
 

@@ -9,9 +9,12 @@ Threads and what each owns (ZeroMQ sockets are used by one thread only):
 - IOPub (see :mod:`.iopub`), heartbeat (see :mod:`.heartbeat`), stream flusher.
 
 Every request is framed by ``status: busy`` and ``status: idle`` on IOPub, parented to
-it. Messages that fail verification are logged and dropped; unknown request types are
-logged and get no reply (the spec allows kernels to leave requests they do not handle
-unanswered).
+it. Messages that fail verification, or whose header cannot be trusted (see
+:mod:`.validation`: wrong types, too big or deep to echo, sent by this kernel itself), are
+logged and dropped without status; a handled request whose content is malformed gets
+``status: error``; unknown request types are logged and get no reply (the spec allows
+kernels to leave requests they do not handle unanswered). Logging of such problems is
+rate-limited (see :mod:`.logs`), and no handler failure ends a channel's loop.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import zmq
 
 from .._version import __version__, protocol_version
 from ..connect import channel_url, session_from_connection_info
-from ..errors import WireError
+from ..errors import BadFrame, WireError
 from .comm import CommManager
 from .display import clear_output, display, format_object, run_after_cell, set_publisher
 from .execution import CellOutcome, Executor, error_content
@@ -40,9 +43,10 @@ from .history import History
 from .integrations import install_display_integrations
 from .interrupts import InterruptGate
 from .introspection import complete, help_page, inspect_code, is_complete
-from .iopub import IOPubChannel
+from .logs import RejectionLog, TracedIOPub
 from .outstream import Flusher, OutStream
 from .stdin import StdinChannel
+from .validation import Rejection, check_content, check_header
 
 log = logging.getLogger("kernelwire.kernel")
 
@@ -87,7 +91,7 @@ class Kernel:
         self.shell = self._bind(zmq.ROUTER, "shell")
         self.control = self._bind(zmq.ROUTER, "control")
         self.stdin_socket = self._bind(zmq.ROUTER, "stdin")
-        self.iopub = IOPubChannel(self.context, self.session, channel_url(connection_info, "iopub"))
+        self.iopub = TracedIOPub(self.context, self.session, channel_url(connection_info, "iopub"))
         self.heartbeat = Heartbeat(self.context, channel_url(connection_info, "hb"))
         self._wake_url = f"inproc://kernelwire-wake-{id(self)}"
         self._wake = self.context.socket(zmq.PULL)
@@ -98,7 +102,8 @@ class Kernel:
 
         self.execution_count = 0
         self.history = History()
-        self.comms = CommManager(self._publish_comm)
+        self.rejections = RejectionLog(log)
+        self.comms = CommManager(self._publish_comm, self.rejections)
         self.flusher = Flusher()
         self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
         self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
@@ -197,13 +202,13 @@ class Kernel:
                     frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)
                 except zmq.Again:
                     continue
-                self._dispatch(self.shell, self.shell_handlers, frames, "shell")
+                self._dispatch_guarded(self.shell, self.shell_handlers, frames, "shell")
 
     def _control_loop(self) -> None:
         try:
             while not self._shutdown_requested:
                 frames = self.control.recv_multipart(copy=False)
-                self._dispatch(self.control, self.control_handlers, frames, "control")
+                self._dispatch_guarded(self.control, self.control_handlers, frames, "control")
             self._stopping.set()
             self._wake_sender.send(b"")
         except zmq.ContextTerminated:
@@ -238,6 +243,7 @@ class Kernel:
         self.context.term()  # ends the control and heartbeat threads if still running
         self._control_thread.join(timeout=5)
         self.heartbeat.join(timeout=5)
+        self.rejections.close()
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self.interrupts.on_signal():
@@ -246,14 +252,38 @@ class Kernel:
     # ---------------------------------------------------------------- dispatching
 
     def _parse(self, frames: list[Any], channel: str) -> tuple[list[bytes], dict[str, Any]] | None:
+        """Identities and message, or None when it is dropped: unreadable, unsigned,
+        replayed, or with a header the kernel will not act on or echo."""
         try:
             idents, msg_list = self.session.feed_identities(frames)
-            return idents, self.session.deserialize(msg_list)
+            msg = self.session.deserialize(msg_list)
+            rejection = check_header(msg["header"], len(msg_list[1]), self.session.session)
         except WireError as exc:
-            log.warning("dropped a message on %s: %s", channel, exc)
+            kind = type(exc).__name__ + (f" {exc.frame}" if isinstance(exc, BadFrame) else "")
+            self.rejections.report(channel, kind, f"dropped a message on {channel}: {exc}")
+            return None
         except Exception as exc:  # a codec bug must not take the kernel down
-            log.error("dropped a message on %s: unexpected %r", channel, exc)
-        return None
+            self.rejections.report(
+                channel,
+                f"unexpected {type(exc).__name__}",
+                f"dropped a message on {channel}: unexpected {exc!r}"[:500],
+                logging.ERROR,
+            )
+            return None
+        if rejection is not None:
+            self._reject(channel, rejection, "dropped")
+            return None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s <- %s", channel, msg["msg_type"])
+        return idents, msg
+
+    def _reject(self, channel: str, rejection: Rejection, verb: str, msg_type: str = "") -> None:
+        prefix = f"{msg_type} " if msg_type else ""
+        self.rejections.report(
+            channel,
+            prefix + rejection.kind,
+            f"{verb} a message on {channel}: {prefix}{rejection.detail}",
+        )
 
     def _dispatch(
         self, socket: zmq.Socket[Any], handlers: dict[str, Handler], frames: Any, channel: str
@@ -261,6 +291,24 @@ class Kernel:
         parsed = self._parse(frames, channel)
         if parsed is not None:
             self._handle(socket, handlers, *parsed, channel)
+
+    def _dispatch_guarded(
+        self, socket: zmq.Socket[Any], handlers: dict[str, Handler], frames: Any, channel: str
+    ) -> None:
+        """:meth:`_dispatch`, but nothing it raises may end the shell loop or the control
+        thread (a late interrupt, a comm callback's SystemExit, a bug of ours)."""
+        try:
+            self._dispatch(socket, handlers, frames, channel)
+        except zmq.ContextTerminated:
+            raise
+        except (Exception, KeyboardInterrupt, SystemExit) as exc:
+            self.rejections.report(
+                channel,
+                f"dispatch failed with {type(exc).__name__}",
+                f"handling a message on {channel} failed",
+                logging.ERROR,
+                exc,
+            )
 
     def _handle(
         self,
@@ -278,18 +326,55 @@ class Kernel:
         try:
             handler = handlers.get(msg_type)
             if handler is None:
-                log.warning("no handler for %r on %s: ignored", msg_type, channel)
+                self.rejections.report(
+                    channel,
+                    "no handler",
+                    f"ignored a message on {channel}: no handler for {msg_type[:80]!r}",
+                )
+            elif (rejection := check_content(msg_type, msg["content"])) is not None:
+                self._refuse(socket, idents, msg, rejection, channel)
             else:
                 handler(socket, idents, msg)
-        except (Exception, KeyboardInterrupt) as exc:  # an interrupt may hit a comm callback
-            log.exception("handling %s on %s failed", msg_type, channel)
-            if msg_type.endswith("_request"):  # a malformed request still gets its answer
+        # an interrupt may hit a comm callback, which may also call sys.exit()
+        except (Exception, KeyboardInterrupt, SystemExit) as exc:
+            self.rejections.report(
+                channel,
+                f"{msg_type} failed with {type(exc).__name__}",
+                f"handling {msg_type} on {channel} failed",
+                logging.ERROR,
+                exc,
+            )
+            if msg_type.endswith("_request"):  # a failed request still gets its answer
                 self._reply(socket, idents, msg, {"status": "error", **error_content(exc)})
         finally:
             if socket is self.shell:
                 self.flusher.flush_all()
                 self.interrupts.request_finished()
             self._status("idle", msg)
+
+    def _refuse(
+        self,
+        socket: zmq.Socket[Any],
+        idents: list[bytes],
+        msg: dict[str, Any],
+        rejection: Rejection,
+        channel: str,
+    ) -> None:
+        """A malformed content: an error reply for a request, nothing for a comm message."""
+        msg_type = msg["msg_type"]
+        if not msg_type.endswith("_request"):
+            self._reject(channel, rejection, "dropped", msg_type)
+            return
+        self._reject(channel, rejection, "refused", msg_type)
+        reply: dict[str, Any] = {
+            "status": "error",
+            "ename": rejection.error.__name__,
+            "evalue": f"malformed {msg_type}: {rejection.detail}",
+            "traceback": [],
+        }
+        if msg_type == "execute_request":
+            reply["execution_count"] = self.execution_count
+        self._reply(socket, idents, msg, reply)
 
     def _status(self, state: str, parent: dict[str, Any]) -> None:
         self.iopub.publish("status", {"execution_state": state}, parent)
@@ -303,6 +388,8 @@ class Kernel:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         reply_type = parent["msg_type"].rsplit("_request", 1)[0] + "_reply"
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s -> %s", "shell" if socket is self.shell else "control", reply_type)
         self.session.send(
             socket, reply_type, content, parent=parent, ident=idents, metadata=metadata
         )

@@ -1,0 +1,114 @@
+"""What the kernel logs about the messages it receives and sends.
+
+A peer decides how many bad messages arrive, so the kernel must not log one line per
+rejected message: a flood would fill the launcher's log file at megabytes a second. The
+:class:`RejectionLog` logs the first problem of each kind (channel and category) at once,
+in full, and counts the later ones; at the end of each period (:data:`SUMMARY_INTERVAL`
+seconds from the first problem) one summary line gives the counts by kind. While
+problems keep coming, each period adds one line whatever their number; after a quiet
+period, the next problem is again logged at once.
+
+With ``--debug``, each message received and sent is logged by type and channel (one
+short line, and only the level check when debug is off).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .iopub import IOPubChannel
+
+log = logging.getLogger("kernelwire.kernel")
+
+SUMMARY_INTERVAL = 5.0
+
+Kind = tuple[str, str]  # (channel, category)
+
+
+class RejectionLog:
+    """Rate-limited logging of messages dropped, refused or failed, counted by kind.
+
+    Thread-safe: the shell loop, the control thread and the timer that ends a period
+    all use it. The categories must come from a small fixed set (never a received
+    value), so the counts stay bounded.
+    """
+
+    def __init__(self, logger: logging.Logger = log, interval: float = SUMMARY_INTERVAL) -> None:
+        self._log = logger
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._logged: set[Kind] = set()
+        self._counts: dict[Kind, int] = {}
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def report(
+        self,
+        channel: str,
+        category: str,
+        line: str,
+        level: int = logging.WARNING,
+        exc_info: BaseException | None = None,
+    ) -> None:
+        """Log ``line`` if it is the first of its kind this period; else count it."""
+        kind = (channel, category)
+        with self._lock:
+            first = kind not in self._logged
+            if first:
+                self._logged.add(kind)
+            else:
+                self._counts[kind] = self._counts.get(kind, 0) + 1
+            if self._timer is None and not self._closed:
+                self._start_period()
+        if first:
+            self._log.log(level, "%s", line, exc_info=exc_info)
+
+    def _start_period(self) -> None:
+        self._timer = threading.Timer(self.interval, self._end_period)
+        self._timer.name = "kernelwire-log-summary"
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _end_period(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            self._timer = None
+            if not counts:  # a quiet period: the next problem is news again
+                self._logged.clear()
+            elif not self._closed:  # the flood goes on: its kinds stay counted
+                self._start_period()
+        self._summarize(counts)
+
+    def _summarize(self, counts: dict[Kind, int]) -> None:
+        if not counts:
+            return
+        by_kind = "; ".join(
+            f"{channel} {category}: {count}" for (channel, category), count in counts.items()
+        )
+        self._log.warning(
+            "%d more messages in the last %g s, by kind: %s",
+            sum(counts.values()),
+            self.interval,
+            by_kind,
+        )
+
+    def close(self) -> None:
+        """Log what is counted and stop the periods (at kernel shutdown)."""
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            counts, self._counts = self._counts, {}
+        self._summarize(counts)
+
+
+class TracedIOPub(IOPubChannel):
+    """The IOPub channel, logging each published message type at debug level."""
+
+    def publish(self, msg_type: str, *args: Any, **kwargs: Any) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("iopub -> %s", msg_type)
+        super().publish(msg_type, *args, **kwargs)
