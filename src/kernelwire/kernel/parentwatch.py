@@ -31,6 +31,8 @@ from dataclasses import dataclass
 WATCH_INTERVAL = 1.0
 #: Seconds user code gets, after the interrupt, to stop before the process is ended.
 EXIT_GRACE = 5.0
+#: Linux: process states are readable, so an unreaped (zombie) launcher counts as gone.
+_HAS_PROC = os.path.isdir("/proc/self")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,17 @@ class LauncherWatch:
 
 
 def _exists(pid: int) -> bool:
+    """Whether process ``pid`` runs. A dead launcher its own parent has not reaped yet is a
+    zombie, which ``kill(pid, 0)`` still finds: where /proc tells, a zombie is gone."""
+    if _HAS_PROC:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[:1]
+        except FileNotFoundError:
+            return False
+        except OSError:  # unreadable: it exists
+            return True
+        return state not in ([b"Z"], [b"X"])
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
