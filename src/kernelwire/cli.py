@@ -256,13 +256,16 @@ def _kernel_command(name: str | None) -> tuple[Sequence[str], dict[str, str], st
 
 def _start(args: argparse.Namespace) -> KernelProcess:
     argv, env, resource_dir = _kernel_command(args.kernel)
+    connection_file = getattr(args, "connection_file", None)
     return start_kernel(
         argv,
-        connection_file=getattr(args, "connection_file", None),
+        connection_file=connection_file,
         kernel_name=args.kernel or "kernelwire",
         signature_scheme=args.signature_scheme,
         env=env,
         resource_dir=resource_dir,
+        # A file we did not write is used as it is, and left in place afterwards.
+        use_existing_file=connection_file is not None and os.path.exists(connection_file),
     )
 
 
@@ -567,13 +570,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a kernel and print its connection file",
         description="Start kernelwire's reference kernel (or --kernel NAME), print the path "
         "of its connection file on stdout, and wait. Ctrl-C shuts the kernel down and "
-        "removes the connection file.",
+        "removes the connection file if this command wrote it.",
     )
     _add_kernel_options(kernel)
     kernel.add_argument(
         "--connection-file",
         metavar="PATH",
-        help="write the connection file here (default: a new file in the temp directory)",
+        help="use this connection file: an existing one is used as it is (never rewritten "
+        "nor removed), else a new one is written there (default: a new file in the temp "
+        "directory); --signature-scheme applies to a new file only",
     )
     kernel.set_defaults(handler=cmd_kernel, parser=kernel)
 
@@ -592,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # SIGTERM and SIGHUP (terminal closed) clean up like Ctrl-C: the kernel we started
-    # must not outlive us.
+    # must not outlive us. (After a SIGKILL, the kernel's own parent watch ends it.)
     _SIGNALS.install()
     try:
         return int(args.handler(args, args.parser))

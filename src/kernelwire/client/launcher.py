@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..connect import PORT_FIELDS, write_connection_file
+from ..connect import PORT_FIELDS, read_connection_file, write_connection_file
 from ..signing import DEFAULT_SCHEME
 from .errors import KernelStartError
 
@@ -36,11 +36,16 @@ class KernelProcess:
     """A kernel we started: its process, connection file and captured output.
 
     ``cleanup()`` (also on leaving a ``with`` block) kills the process if it still runs
-    and removes the connection file (and ipc socket files).
+    and removes the connection file (and ipc socket files) when we wrote it.
     """
 
     def __init__(
-        self, process: subprocess.Popen[bytes], connection_file: str, info: dict[str, Any], log: Any
+        self,
+        process: subprocess.Popen[bytes],
+        connection_file: str,
+        info: dict[str, Any],
+        log: Any,
+        owns_files: bool = True,
     ) -> None:
         #: The kernel's process.
         self.process = process
@@ -49,6 +54,8 @@ class KernelProcess:
         #: The connection info: what a client needs to connect (``BlockingClient(kernel.info)``).
         self.info = info
         self._log = log
+        #: False for a connection file someone else made: it is never removed.
+        self.owns_files = owns_files
 
     @property
     def pid(self) -> int:
@@ -111,6 +118,8 @@ class KernelProcess:
         self._log.close()
 
     def _files(self) -> list[str]:
+        if not self.owns_files:
+            return []
         files = [self.connection_file]
         if self.info["transport"] == "ipc":
             files += [f"{self.info['ip']}-{self.info[field]}" for field in PORT_FIELDS]
@@ -135,6 +144,7 @@ def start_kernel(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     resource_dir: str = "",
+    use_existing_file: bool = False,
 ) -> KernelProcess:
     """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
 
@@ -145,19 +155,28 @@ def start_kernel(
     and ``ip``, and free ports. ``env`` adds environment variables for the kernel; ``cwd``
     is its working directory.
 
+    With ``use_existing_file``, ``connection_file`` names a file that already exists: it is
+    read and used as it is (the connection options here are then unused), and it is
+    neither rewritten nor removed by ``KernelProcess.cleanup``: someone else made it.
+
     The kernel runs in a new process session, so a Ctrl-C in a terminal reaches only this
     program, not the kernel. Its output is captured (see ``KernelProcess.output``).
     ``JPY_PARENT_PID`` tells kernels that watch their parent (ipykernel and the reference
     kernel do) to exit if this program dies without cleaning up.
     """
-    path, info = write_connection_file(
-        connection_file,
-        ip=ip,
-        transport=transport,
-        key=key,
-        signature_scheme=signature_scheme,
-        kernel_name=kernel_name,
-    )
+    if use_existing_file:
+        if connection_file is None:
+            raise ValueError("use_existing_file needs a connection_file")
+        path, info = os.fspath(connection_file), read_connection_file(connection_file)
+    else:
+        path, info = write_connection_file(
+            connection_file,
+            ip=ip,
+            transport=transport,
+            key=key,
+            signature_scheme=signature_scheme,
+            kernel_name=kernel_name,
+        )
     command = format_argv(argv, path, resource_dir)
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the KernelProcess)
     try:
@@ -172,9 +191,10 @@ def start_kernel(
         )
     except OSError as exc:
         log.close()
-        os.unlink(path)
+        if not use_existing_file:
+            os.unlink(path)
         raise KernelStartError(f"cannot start kernel {command!r}: {exc}") from exc
-    return KernelProcess(process, path, info, log)
+    return KernelProcess(process, path, info, log, owns_files=not use_existing_file)
 
 
 __all__ = ["REFERENCE_KERNEL_ARGV", "KernelProcess", "format_argv", "start_kernel"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WireError
+from ..protocol import EOF_INPUT
 from ..session import Session
 from ..wire import feed_identities
 from .errors import KernelTimeout, MessageRefused
@@ -34,8 +35,6 @@ HEARTBEAT_INTERVAL = 1.0
 WAIT_SLICE = 0.25
 #: How long wait_for_ready waits for IOPub before it asks kernel_info again (seconds).
 IOPUB_RETRY = 0.5
-#: The input_reply for "no more input": ipython-style kernels raise EOFError on it.
-EOF_INPUT = "\x04"
 
 
 def input_prompt(input_request: dict[str, Any]) -> tuple[str, bool]:

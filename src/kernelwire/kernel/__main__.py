@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -48,18 +49,29 @@ def _run(argv: list[str]) -> int:
     )
     parser.add_argument("-f", "--connection-file", required=True, help="connection file")
     parser.add_argument("--debug", action="store_true", help="log at debug level")
-    args = parser.parse_args(argv)
+    # Launchers may append arguments meant for other kernels (`jupyter run --kernel K f.py`
+    # passes f.py; ipykernel ignores such extras): tolerated, so the kernel still starts.
+    args, unknown = parser.parse_known_args(argv)
     logging.basicConfig(
         stream=sys.__stderr__,
         level=logging.DEBUG if args.debug else logging.INFO,
         format="[kernelwire %(levelname)s] %(message)s",
     )
+    if unknown:
+        logging.getLogger("kernelwire.kernel").warning(
+            "ignoring arguments this kernel does not use: %s", " ".join(unknown)
+        )
     try:
         info = read_connection_file(args.connection_file)
     except ConnectionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    Kernel(info).run()
+    kernel = Kernel(info)
+    kernel.run()
+    if kernel.launcher_gone:
+        # Nobody is left to serve: threads user code started must not keep an orphan alive.
+        logging.shutdown()
+        os._exit(1)
     return 0
 
 

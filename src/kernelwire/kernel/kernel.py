@@ -45,6 +45,7 @@ from .interrupts import InterruptGate
 from .introspection import complete, help_page, inspect_code, is_complete
 from .logs import RejectionLog, TracedIOPub
 from .outstream import Flusher, OutStream
+from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
 from .stdin import StdinChannel
 from .validation import Rejection, check_content, check_header
 
@@ -116,6 +117,11 @@ class Kernel:
         self.interrupts = InterruptGate()
         self._shutdown_requested = False
         self._stopping = threading.Event()
+        self._finished = threading.Event()
+        #: Read as early as possible: the launcher may die while the kernel starts.
+        self._parent_pid_at_start = os.getppid()
+        #: True when the kernel stopped because its launcher died (see :mod:`.parentwatch`).
+        self.launcher_gone = False
         self._control_thread = threading.Thread(
             target=self._control_loop, name="kernelwire-control", daemon=True
         )
@@ -166,17 +172,18 @@ class Kernel:
         self.heartbeat.start()
         self.flusher.start()
         self._control_thread.start()
-        parent_pid = os.environ.get("JPY_PARENT_PID", "")
-        if parent_pid.isdigit():
+        watch = LauncherWatch.for_process(os.environ, self._parent_pid_at_start)
+        if watch is not None:
             threading.Thread(
                 target=self._watch_parent,
-                args=(int(parent_pid),),
+                args=(watch,),
                 name="kernelwire-parent-watch",
                 daemon=True,
             ).start()
         try:
             self._shell_loop()
         finally:
+            self._finished.set()
             self.flusher.stop()
             self.flusher.flush_all()
             set_publisher(None)
@@ -217,13 +224,16 @@ class Kernel:
             self.control.close()
             self._wake_sender.close()
 
-    def _watch_parent(self, parent_pid: int, interval: float = 1.0) -> None:
-        """Stop when the process that started us (JPY_PARENT_PID, set by jupyter_client)
-        is gone, so a crashed frontend leaves no orphan kernel behind."""
-        while not self._stopping.wait(interval):
-            if os.getppid() == parent_pid:
+    def _watch_parent(self, watch: LauncherWatch) -> None:
+        """Stop when the process that started us is gone, so a crashed or killed frontend
+        leaves no orphan kernel behind: as a shutdown_request would (a running cell is
+        interrupted), and at once if user code does not stop within EXIT_GRACE."""
+        while not self._stopping.wait(WATCH_INTERVAL) and not self._finished.is_set():
+            reason = watch.gone()
+            if reason is None:
                 continue
-            log.warning("parent process %d is gone: shutting down", parent_pid)
+            log.warning("%s: shutting down", reason)
+            self.launcher_gone = True
             self._stopping.set()
             try:
                 waker = self.context.socket(zmq.PUSH)
@@ -233,6 +243,11 @@ class Kernel:
             waker.connect(self._wake_url)
             waker.send(b"")
             waker.close()
+            if self.interrupts.in_request:  # a running cell would keep the main thread busy
+                os.kill(os.getpid(), signal.SIGINT)
+            if not self._finished.wait(EXIT_GRACE):
+                log.error("user code ignored the interrupt for %g s: exiting now", EXIT_GRACE)
+                os._exit(1)
             return
 
     def _close(self) -> None:

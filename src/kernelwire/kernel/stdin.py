@@ -16,6 +16,7 @@ from typing import Any
 import zmq
 
 from ..errors import WireError
+from ..protocol import EOF_INPUT
 from ..session import Session
 
 log = logging.getLogger("kernelwire.kernel")
@@ -75,7 +76,10 @@ class StdinChannel:
             if reply["msg_type"] != "input_reply":
                 log.warning("ignored %s on stdin while waiting for input_reply", reply["msg_type"])
                 continue
-            return str(reply["content"].get("value", ""))
+            value = str(reply["content"].get("value", ""))
+            if value == EOF_INPUT:  # the frontend's input ended (Ctrl-D, stdin at EOF)
+                raise EOFError("EOF when reading a line")
+            return value
 
     def input(self, prompt: Any = "") -> str:
         """The ``builtins.input`` replacement."""
