@@ -35,6 +35,7 @@ from ..errors import WireError
 from .comm import CommManager
 from .display import clear_output, display, format_object, set_publisher
 from .execution import CellOutcome, Executor, error_content
+from .fdcapture import start_fd_capture
 from .heartbeat import Heartbeat
 from .history import History
 from .interrupts import InterruptGate
@@ -75,6 +76,8 @@ class Kernel:
     """A Python kernel speaking Jupyter protocol 5.5 with kernelwire's Session."""
 
     implementation = "kernelwire"
+    #: Show what child processes and C code write to fds 1 and 2 as stream output (POSIX).
+    capture_fd_output = True
 
     def __init__(self, connection_info: dict[str, Any]) -> None:
         self.connection_info = connection_info
@@ -99,8 +102,8 @@ class Kernel:
         self.history = History()
         self.comms = CommManager(self._publish_comm)
         self.flusher = Flusher()
-        self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
-        self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
+        self.stdout = OutStream("stdout", self._publish_stream, self.flusher, self.iopub.flush)
+        self.stderr = OutStream("stderr", self._publish_stream, self.flusher, self.iopub.flush)
         self.flusher.streams.extend([self.stdout, self.stderr])
         self.stdin = StdinChannel(self.stdin_socket, self.session)
         self.stdin.before_request = self.flusher.flush_all
@@ -152,6 +155,8 @@ class Kernel:
         unblock = getattr(signal, "pthread_sigmask", None)  # POSIX only
         previous_mask = unblock(signal.SIG_UNBLOCK, {signal.SIGINT}) if unblock else None
         sys.stdout, sys.stderr = self.stdout, self.stderr
+        streams = {1: self.stdout, 2: self.stderr}
+        fd_capture = start_fd_capture(streams) if self.capture_fd_output else None
         builtins.input, getpass.getpass = self.stdin.input, self.stdin.getpass
         sys.modules["__main__"] = self.executor.module
         set_publisher(self._publish_display)
@@ -170,6 +175,8 @@ class Kernel:
         try:
             self._shell_loop()
         finally:
+            if fd_capture is not None:
+                fd_capture.stop()
             self.flusher.stop()
             self.flusher.flush_all()
             set_publisher(None)
