@@ -24,6 +24,7 @@ import ctypes
 import fcntl
 import logging
 import os
+import select
 import selectors
 import sys
 import threading
@@ -96,12 +97,16 @@ class CapturedFd:
         write_end = _above_std_fds(write_end)
         _enlarge_pipe(write_end)
         os.set_blocking(self.read_end, False)
+        self._readable = select.poll()  # used under the stream's lock, one thread at a time
+        self._readable.register(self.read_end, select.POLLIN)
         os.dup2(write_end, fd)  # inheritable: child processes write into the pipe too
         os.close(write_end)
         self.at_eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def read_available(self) -> str:
+        if not self.at_eof and not self._readable.poll(0):
+            return ""  # the common case, checked cheaply: it runs on every write to the stream
         chunks: list[bytes] = []
         size = 0
         while size < _DRAIN_LIMIT and not self.at_eof:
