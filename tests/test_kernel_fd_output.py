@@ -148,6 +148,21 @@ def test_c_code_holding_the_gil_can_write_more_than_a_default_pipe_holds(
     assert _streams(_run(kc, code)) == {"stdout": "x" * 500_000 + "\n"}
 
 
+def test_a_forked_child_prints_through_the_parent(kc: BlockingKernelClient) -> None:
+    """A forked child has no IOPub thread: its ``print`` goes to fd 1, read by the parent
+    (and the child never reads the parent's pipe)."""
+    code = (
+        "import multiprocessing, warnings\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"  # fork with threads (3.12+)
+        "context = multiprocessing.get_context('fork')\n"
+        "child = context.Process(target=print, args=('from the child',))\n"
+        "child.start()\n"
+        "child.join()\n"
+        "print('exit code', child.exitcode)\n"
+    )
+    assert _streams(_run(kc, code)) == {"stdout": "from the child\nexit code 0\n"}
+
+
 def test_faulthandler_can_be_enabled_and_dumps_into_stderr(kc: BlockingKernelClient) -> None:
     code = (
         "import faulthandler\n"

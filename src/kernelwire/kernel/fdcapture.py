@@ -146,6 +146,7 @@ class FdCapture:
         self._log_streams: list[tuple[logging.StreamHandler[Any], IO[str]]] = []
         self._log_copies: list[IO[str]] = []
         self._fflush = _libc_fflush()
+        self._active = False  # capturing (fork hooks cannot be unregistered: they check it)
         self._wake_read, self._wake_write = os.pipe()
         self._selector = selectors.DefaultSelector()
         self._thread = threading.Thread(
@@ -166,10 +167,13 @@ class FdCapture:
         self._keep_logs_out()
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._thread.start()
+        self._active = True
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     def stop(self) -> None:
         """Restore the fds and the log handlers; what the pipes held is left in the streams'
         buffers for the kernel's last flush. Undoes a partly done :meth:`start` too."""
+        self._active = False
         if self._fflush is not None:
             self._fflush(None)  # C stdio buffers into the pipes while they are still there
         for captured in self._captured.values():
@@ -189,6 +193,11 @@ class FdCapture:
             copy.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
+
+    def _after_fork_in_child(self) -> None:
+        if self._active:
+            for stream in self._streams.values():
+                stream.follow_fork()
 
     def _keep_logs_out(self) -> None:
         """Point logging handlers that write to a captured fd at the saved original."""

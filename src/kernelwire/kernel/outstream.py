@@ -7,15 +7,17 @@ other output (display, result, error) so the order a cell produced things is kep
 
 A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output written to
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
-first takes what the fd holds, so the text comes out in the order it was written.
-An explicit ``flush()`` (``print(..., flush=True)``) returns only once the text has been
-handed to the IOPub socket, so it survives an ``os._exit`` right after.
+first takes what the fd holds, so the text comes out in the order it was written. In a
+forked child (``multiprocessing``) the stream writes straight to that fd instead, for the
+parent to read. An explicit ``flush()`` (``print(..., flush=True)``) returns only once the
+text has been written to the IOPub connections, so it survives an ``os._exit`` right after.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -60,6 +62,7 @@ class OutStream(io.TextIOBase):
         self._lock = threading.RLock()
         self._pending: list[str] = []
         self._fd_source: FdSource | None = None
+        self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
 
     @property
     def name(self) -> str:
@@ -83,12 +86,26 @@ class OutStream(io.TextIOBase):
             self._take_fd_output()
             self._fd_source = source
 
+    def follow_fork(self) -> None:
+        """In a forked child: write to the captured fd, which the parent reads and publishes
+        (the child has no IOPub thread, and must not read the parent's pipe). No lock is
+        taken: another thread of the parent may have held it when the process forked."""
+        source = self._fd_source
+        if source is not None:
+            self._direct_fd = source.fd
+            self._fd_source = None
+            self._pending = []  # the parent publishes what was written before the fork
+
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if self.closed:
             raise ValueError("I/O operation on closed stream")
-        if text:
+        if text and self._direct_fd is not None:
+            data = memoryview(text.encode("utf-8", "backslashreplace"))
+            while data:
+                data = data[os.write(self._direct_fd, data) :]
+        elif text:
             with self._lock:
                 self._take_fd_output()  # what a child wrote before this write goes first
                 self._pending.append(text)
@@ -121,8 +138,10 @@ class OutStream(io.TextIOBase):
             self._publish(self.channel, text)
 
     def flush(self) -> None:
-        """Publish what was written and wait until IOPub has handed it to its socket: an
+        """Publish what was written and wait until IOPub has written it to the connections: an
         explicit flush is a promise that the output got out (``os._exit`` may follow)."""
+        if self._direct_fd is not None:
+            return  # written already
         self.publish_pending()
         if self._wait_sent is not None:
             self._wait_sent()
