@@ -8,6 +8,8 @@ Every wait has a generous timeout that only turns a hang into a failure.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,13 +37,12 @@ class RunningKernel:
     stderr: Path
 
 
-def _launch(tmp_path: Path) -> RunningKernel:
+def _launch(tmp_path: Path, env: dict[str, str] | None = None) -> RunningKernel:
     path, _info = write_connection_file(tmp_path / "connection.json")
     stdout, stderr = tmp_path / "kernel.out", tmp_path / "kernel.err"
+    argv = [sys.executable, "-m", "kernelwire.kernel", "-f", path]
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kernelwire.kernel", "-f", path], stdout=out, stderr=err
-        )
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
     client = BlockingKernelClient()
     client.load_connection_file(path)
     client.start_channels()
@@ -245,6 +246,22 @@ def test_fds_are_restored_when_the_kernel_stops(tmp_path: Path) -> None:
     finally:
         _stop(kernel)
     assert kernel.stdout.read_text() == "at-exit\n"  # fd 1 leads to the launcher's file again
+
+
+def test_a_crash_dump_of_faulthandler_enabled_at_start_reaches_the_launcher(
+    tmp_path: Path,
+) -> None:
+    """With PYTHONFAULTHANDLER the dump of a crash goes to the launcher's stderr (the
+    pipe's reader dies with the process: a dump into fd 2 would be lost)."""
+    kernel = _launch(tmp_path, env=dict(os.environ, PYTHONFAULTHANDLER="1"))
+    try:
+        kernel.client.execute("import ctypes\nctypes.string_at(0)")  # reads address 0
+        assert kernel.process.wait(timeout=TIMEOUT) == -signal.SIGSEGV
+    finally:
+        _stop(kernel)
+    dump = kernel.stderr.read_text()
+    assert "Fatal Python error: Segmentation fault" in dump
+    assert 'File "<kernelwire-cell-1>", line 2 in <module>' in dump
 
 
 # ------------------------------------------------------------- flush before os._exit

@@ -13,7 +13,9 @@ pipe is full, and the reader thread, which needs the GIL, cannot empty it: the p
 as large as the system allows (1 MiB on Linux, instead of 64 kB) to push that limit away.
 
 The kernel's own log must not reach the frontend: logging handlers that write to fd 1 or 2
-are pointed at duplicates of the original fds for as long as the capture runs. Stopping the
+are pointed at duplicates of the original fds for as long as the capture runs, and so is
+``faulthandler`` when it was enabled before (``PYTHONFAULTHANDLER``): a crash of the kernel
+kills the reader thread, so a dump into the pipe would be lost. Stopping the
 capture puts the original fds back. POSIX only (the reader waits on pipes with ``select``).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import faulthandler
 import fcntl
 import logging
 import os
@@ -147,6 +150,7 @@ class FdCapture:
         self._log_copies: list[IO[str]] = []
         self._fflush = _libc_fflush()
         self._active = False  # capturing (fork hooks cannot be unregistered: they check it)
+        self._moved_faulthandler = False
         self._wake_read, self._wake_write = os.pipe()
         self._selector = selectors.DefaultSelector()
         self._thread = threading.Thread(
@@ -165,6 +169,10 @@ class FdCapture:
             stream.attach_fd(captured)
             self._selector.register(captured.read_end, selectors.EVENT_READ, (stream, captured))
         self._keep_logs_out()
+        stderr = self._captured.get(2)
+        if faulthandler.is_enabled() and stderr is not None and stderr.saved is not None:
+            faulthandler.enable(stderr.saved, all_threads=True)
+            self._moved_faulthandler = True
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._thread.start()
         self._active = True
@@ -178,6 +186,8 @@ class FdCapture:
             self._fflush(None)  # C stdio buffers into the pipes while they are still there
         for captured in self._captured.values():
             captured.restore()
+        if self._moved_faulthandler and faulthandler.is_enabled():
+            faulthandler.enable(2, all_threads=True)  # the saved fd it used is closed below
         if self._thread.ident is not None:
             os.write(self._wake_write, b"x")
             self._thread.join(timeout=5)
