@@ -24,7 +24,6 @@ from __future__ import annotations
 import codecs
 import ctypes
 import faulthandler
-import fcntl
 import logging
 import os
 import select
@@ -60,6 +59,8 @@ def _above_std_fds(fd: int) -> int:
     otherwise take that number, and redirecting the std fd would then close it."""
     if fd > 2:
         return fd
+    import fcntl  # not on Windows, where nothing here runs
+
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(fd)
     return moved
@@ -67,6 +68,8 @@ def _above_std_fds(fd: int) -> int:
 
 def _enlarge_pipe(fd: int) -> None:
     """Let the pipe hold ``_PIPE_SIZE`` bytes where the system allows it (best effort)."""
+    import fcntl  # not on Windows, where nothing here runs
+
     set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
     if set_size is None:
         return
