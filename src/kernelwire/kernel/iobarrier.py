@@ -53,13 +53,21 @@ class IOThreadBarrier:
         ping = str(self._pings).encode()
         self._sender.send(ping)
         while self._receiver.poll(timeout_ms):
-            if self._receiver.recv() == ping:  # older pings (of timed-out waits) are skipped
+            if self._receiver.recv() == ping:  # anything else (a stranger over tcp) is skipped
+                self._remove_address()
                 return True
-        log.warning("ZeroMQ's I/O thread did not answer within %d ms", timeout_ms)
+        log.warning("no answer through ZeroMQ's I/O thread in %d ms: not waiting again", timeout_ms)
+        self.active = False  # its connection is gone (and cannot come back): flushes go on
         return False
 
     def close(self) -> None:
         self._sender.close()
         self._receiver.close()
+        self._remove_address()
+
+    def _remove_address(self) -> None:
+        """Delete the ipc socket's file once connected: nothing else may connect, and a
+        kernel that dies (``os._exit``, a kill) leaves nothing behind in the temp dir."""
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
