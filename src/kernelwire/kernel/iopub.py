@@ -3,6 +3,9 @@
 ZeroMQ sockets are not thread-safe, and IOPub is written from the main thread (cell
 output), the control thread (status) and the stream flusher. They all hand serialized
 frames to a PUSH socket (one lock), and the IOPub thread forwards them to the XPUB.
+:meth:`IOPubChannel.flush` waits until the IOPub thread has passed on everything queued
+before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
+explicit ``sys.stdout.flush()`` the output survives the process ending at once.
 
 The XPUB runs in manual subscription mode (which also reports every subscription, as
 XPUB_VERBOSE does): when a subscription arrives, the thread applies it and at once sends
@@ -19,10 +22,13 @@ from typing import Any
 import zmq
 
 from ..session import Session
+from .iobarrier import IOThreadBarrier
 
 log = logging.getLogger("kernelwire.kernel")
 
 _STOP = b"kernelwire-iopub-stop"
+#: A one-frame marker (real messages have several frames), followed by a sequence number.
+_FORWARDED = b"kernelwire-iopub-forwarded:"
 
 
 class IOPubChannel:
@@ -45,6 +51,11 @@ class IOPubChannel:
         self._push.sndhwm = 0  # never drop output between threads
         self._push.connect(inproc)
         self._push_lock = threading.Lock()
+        self._pushed = 0  # messages queued so far (under _push_lock)
+        self._forwarded = 0  # of those, how many are known to be written (see flush)
+        self._forwarded_changed = threading.Condition()
+        self._ended = False  # the IOPub thread has stopped forwarding
+        self._barrier = IOThreadBarrier(context)
         self._thread = threading.Thread(target=self._run, name="kernelwire-iopub", daemon=True)
 
     @property
@@ -78,6 +89,27 @@ class IOPubChannel:
                 metadata=metadata,
                 buffers=buffers,
             )
+            self._pushed += 1
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every message published before this call has been written to the
+        subscribers' connections; False if that did not happen within ``timeout`` or IOPub
+        is not running."""
+        with self._push_lock:
+            if self._push.closed or not self._thread.is_alive():
+                return False
+            target = self._pushed
+            with self._forwarded_changed:
+                if self._forwarded >= target:
+                    return True
+            self._push.send(_FORWARDED + str(target).encode())
+        with self._forwarded_changed:
+            done = self._forwarded_changed.wait_for(
+                lambda: self._forwarded >= target or self._ended, timeout
+            )
+        if not done:
+            log.warning("IOPub did not send the queued output within %.0f s", timeout)
+        return done and self._forwarded >= target
 
     def stop(self, timeout: float = 5.0) -> None:
         """Forward everything queued, then close the sockets and end the thread."""
@@ -91,6 +123,7 @@ class IOPubChannel:
         poller.register(self._xpub, zmq.POLLIN)
         poller.register(self._pull, zmq.POLLIN)
         try:
+            self._barrier.wait()  # its connection is up before the first flush needs it
             while True:
                 ready = dict(poller.poll())
                 if self._xpub in ready:
@@ -102,6 +135,10 @@ class IOPubChannel:
         finally:
             self._pull.close()
             self._xpub.close()
+            self._barrier.close()
+            with self._forwarded_changed:
+                self._ended = True
+                self._forwarded_changed.notify_all()  # flush() waits no longer
 
     def _forward_queued(self) -> bool:
         """Send what waits on the PULL socket; False once the stop frame came."""
@@ -110,9 +147,20 @@ class IOPubChannel:
                 frames = self._pull.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return True
-            if len(frames) == 1 and frames[0].bytes == _STOP:
-                return False
+            if len(frames) == 1:
+                marker = frames[0].bytes
+                if marker == _STOP:
+                    return False
+                if marker.startswith(_FORWARDED):
+                    self._barrier.wait()
+                    self._mark_forwarded(int(marker[len(_FORWARDED) :]))
+                    continue
             self._xpub.send_multipart(frames, copy=False)
+
+    def _mark_forwarded(self, count: int) -> None:
+        with self._forwarded_changed:
+            self._forwarded = max(self._forwarded, count)
+            self._forwarded_changed.notify_all()
 
     def _handle_subscriptions(self) -> None:
         while True:

@@ -38,6 +38,7 @@ from ..errors import BadFrame, WireError
 from .comm import CommManager
 from .display import clear_output, display, format_object, run_after_cell, set_publisher
 from .execution import CellOutcome, Executor, error_content
+from .fdcapture import start_fd_capture
 from .heartbeat import Heartbeat
 from .history import History
 from .integrations import install_display_integrations
@@ -81,6 +82,8 @@ class Kernel:
     """A Python kernel speaking Jupyter protocol 5.5 with kernelwire's Session."""
 
     implementation = "kernelwire"
+    #: Show what child processes and C code write to fds 1 and 2 as stream output (POSIX).
+    capture_fd_output = True
 
     def __init__(self, connection_info: dict[str, Any]) -> None:
         self.connection_info = connection_info
@@ -106,8 +109,8 @@ class Kernel:
         self.rejections = RejectionLog(log)
         self.comms = CommManager(self._publish_comm, self.rejections)
         self.flusher = Flusher()
-        self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
-        self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
+        self.stdout = OutStream("stdout", self._publish_stream, self.flusher, self.iopub.flush)
+        self.stderr = OutStream("stderr", self._publish_stream, self.flusher, self.iopub.flush)
         self.flusher.streams.extend([self.stdout, self.stderr])
         self.stdin = StdinChannel(self.stdin_socket, self.session)
         self.stdin.before_request = self.flusher.flush_all
@@ -164,6 +167,8 @@ class Kernel:
         unblock = getattr(signal, "pthread_sigmask", None)  # POSIX only
         previous_mask = unblock(signal.SIG_UNBLOCK, {signal.SIGINT}) if unblock else None
         sys.stdout, sys.stderr = self.stdout, self.stderr
+        streams = {1: self.stdout, 2: self.stderr}
+        fd_capture = start_fd_capture(streams) if self.capture_fd_output else None
         builtins.input, getpass.getpass = self.stdin.input, self.stdin.getpass
         sys.modules["__main__"] = self.executor.module
         set_publisher(self._publish_display)
@@ -184,6 +189,8 @@ class Kernel:
             self._shell_loop()
         finally:
             self._finished.set()
+            if fd_capture is not None:
+                fd_capture.stop()
             self.flusher.stop()
             self.flusher.flush_all()
             set_publisher(None)

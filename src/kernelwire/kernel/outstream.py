@@ -4,18 +4,41 @@ Writes are buffered and coalesced: a background flusher publishes what was writt
 ``interval`` seconds later, so a loop printing thousands of lines sends few messages while
 ``print(); time.sleep()`` still shows up promptly. The kernel flushes explicitly before any
 other output (display, result, error) so the order a cell produced things is kept.
+
+A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output written to
+fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
+first takes what the fd holds, so the text comes out in the order it was written. In a
+forked child (``multiprocessing``) the stream writes straight to that fd instead, for the
+parent to read. An explicit ``flush()`` (``print(..., flush=True)``) returns only once the
+text has been written to the IOPub connections, so it survives an ``os._exit`` right after.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 #: ``publish(stream_name, text)``: sends one ``stream`` message.
 StreamPublisher = Callable[[str, str], None]
+
+
+class FdSource(Protocol):
+    """A file descriptor whose output a stream publishes (implemented in :mod:`.fdcapture`)."""
+
+    fd: int
+
+    def read_available(self) -> str:
+        """The text written to ``fd`` so far and not read yet; never blocks."""
+        ...
+
+    def flush_c_stdio(self) -> None:
+        """Push out what C code buffered in its ``FILE`` objects (``printf``)."""
+        ...
 
 
 class OutStream(io.TextIOBase):
@@ -24,13 +47,22 @@ class OutStream(io.TextIOBase):
     encoding = "utf-8"
     errors = "strict"
 
-    def __init__(self, channel: str, publish: StreamPublisher, flusher: Flusher) -> None:
+    def __init__(
+        self,
+        channel: str,
+        publish: StreamPublisher,
+        flusher: Flusher,
+        wait_sent: Callable[[], object] | None = None,
+    ) -> None:
         super().__init__()
         self.channel = channel
         self._publish = publish
         self._flusher = flusher
+        self._wait_sent = wait_sent
         self._lock = threading.RLock()
         self._pending: list[str] = []
+        self._fd_source: FdSource | None = None
+        self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
 
     @property
     def name(self) -> str:
@@ -43,15 +75,39 @@ class OutStream(io.TextIOBase):
         return False
 
     def fileno(self) -> int:
-        raise io.UnsupportedOperation(f"{self.name} is published over IOPub and has no fd")
+        """The captured fd (so ``subprocess`` and ``faulthandler`` can write to it)."""
+        if self._fd_source is None:
+            raise io.UnsupportedOperation(f"{self.name} is published over IOPub and has no fd")
+        return self._fd_source.fd
+
+    def attach_fd(self, source: FdSource | None) -> None:
+        """Publish what ``source`` gives along with the writes (None: stop doing so)."""
+        with self._lock:
+            self._take_fd_output()
+            self._fd_source = source
+
+    def follow_fork(self) -> None:
+        """In a forked child: write to the captured fd, which the parent reads and publishes
+        (the child has no IOPub thread, and must not read the parent's pipe). No lock is
+        taken: another thread of the parent may have held it when the process forked."""
+        source = self._fd_source
+        if source is not None:
+            self._direct_fd = source.fd
+            self._fd_source = None
+            self._pending = []  # the parent publishes what was written before the fork
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if self.closed:
             raise ValueError("I/O operation on closed stream")
-        if text:
+        if text and self._direct_fd is not None:
+            data = memoryview(text.encode("utf-8", "backslashreplace"))
+            while data:
+                data = data[os.write(self._direct_fd, data) :]
+        elif text:
             with self._lock:
+                self._take_fd_output()  # what a child wrote before this write goes first
                 self._pending.append(text)
             self._flusher.request()
         return len(text)
@@ -60,14 +116,44 @@ class OutStream(io.TextIOBase):
         for line in lines:
             self.write(line)
 
-    def flush(self) -> None:
-        """Publish everything written so far as one message (nothing if nothing was)."""
+    def absorb_fd_output(self) -> None:
+        """Move what the fd holds into the buffer and have it flushed soon (reader thread)."""
         with self._lock:
+            taken = self._take_fd_output()
+        if taken:
+            self._flusher.request()
+
+    def publish_pending(self) -> None:
+        """Publish everything written so far, fd output included, as one message (nothing
+        if nothing was written)."""
+        source = self._fd_source
+        if source is not None:
+            source.flush_c_stdio()  # outside the lock: it may wait for a pipe to drain
+        with self._lock:
+            self._take_fd_output()
             if not self._pending:
                 return
             text = "".join(self._pending)
             self._pending.clear()
             self._publish(self.channel, text)
+
+    def flush(self) -> None:
+        """Publish what was written and wait until IOPub has written it to the connections: an
+        explicit flush is a promise that the output got out (``os._exit`` may follow)."""
+        if self._direct_fd is not None:
+            return  # written already
+        self.publish_pending()
+        if self._wait_sent is not None:
+            self._wait_sent()
+
+    def _take_fd_output(self) -> bool:
+        """Append what the fd holds to the pending text (the caller holds the lock)."""
+        if self._fd_source is None:
+            return False
+        text = self._fd_source.read_available()
+        if text:
+            self._pending.append(text)
+        return bool(text)
 
 
 class Flusher:
@@ -89,8 +175,9 @@ class Flusher:
             self._wanted.set()
 
     def flush_all(self) -> None:
+        """Publish what every stream holds (without waiting: IOPub keeps the order)."""
         for stream in self.streams:
-            stream.flush()
+            stream.publish_pending()
 
     def stop(self) -> None:
         self._stopped = True
