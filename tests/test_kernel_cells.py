@@ -213,16 +213,21 @@ def test_cell_source_lives_as_long_as_its_code() -> None:
     executor = Executor()
     base = len(linecache.cache)
     for count in range(1, 2001):
-        assert executor.run_cell(f"x = {count}", count).error is None
+        assert executor.run_cell(f"x = {count}", count, stored=True).error is None
     assert len(linecache.cache) - base == 0
     assert len(executor.sources) == 0
-    executor.run_cell("def kept():\n    return 'source kept'", 2001)
-    executor.run_cell("gen = (n for n in range(3))", 2002)
+    executor.run_cell("def kept():\n    return 'source kept'", 2001, stored=True)
+    executor.run_cell("gen = (n for n in range(3))", 2001)
     assert len(executor.sources) == 2
     assert "source kept" in inspect.getsource(executor.namespace["kept"])
-    error = executor.run_cell("kept(1)", 2003).error
-    assert error is not None and "Cell In[2003], line 1" in "\n".join(error["traceback"])
-    executor.run_cell("del kept, gen", 2004)
+    error = executor.run_cell("kept(1)", 2002, stored=True).error
+    assert error is not None
+    assert "Cell In[2002], line 1" in "\n".join(error["traceback"])
+    assert [name for name in linecache.cache if name.startswith("<Cell")] == [
+        "<Cell In[2001]>",
+        "<Cell In[2001.1]>",
+    ]
+    executor.run_cell("del kept, gen", 2002)
     gc.collect()
     assert len(executor.sources) == 0
     assert [name for name in linecache.cache if name.startswith("<Cell")] == []

@@ -226,9 +226,10 @@ class Executor:
         self.sources.hold(filename, code)
         return code
 
-    def run_cell(self, source: str, execution_count: int = 0, stored: bool = True) -> CellOutcome:
-        """Run ``source`` as cell ``execution_count``; exceptions (KeyboardInterrupt and
-        SystemExit too: the kernel outlives its cells) become ``error``."""
+    def run_cell(self, source: str, execution_count: int = 0, stored: bool = False) -> CellOutcome:
+        """Run ``source`` as cell ``execution_count`` (``stored`` in the history, or a run
+        after that cell); exceptions (KeyboardInterrupt and SystemExit too: the kernel
+        outlives its cells) become ``error``."""
         self._exit_payload = None
         filename = f"<Cell {self.cell_name(execution_count, stored)}>"
         self.sources.add(filename, source)
