@@ -6,11 +6,14 @@ with ``getattr`` only: they never evaluate calls, subscripts or operators.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import codeop
 import inspect
+import io
 import keyword
 import re
+import tokenize
 import warnings
 from typing import Any
 
@@ -19,6 +22,7 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _CALL_BEFORE = re.compile(r"([A-Za-z_][\w.]*)\s*\([^()]*$")
 _HELP_QUERY = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(\?\??)\s*")
 _MISSING = object()
+_PARSE_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 def _lookup(dotted: str, namespace: dict[str, Any]) -> Any:
@@ -137,20 +141,51 @@ def _indent_after(code: str) -> str:
     return indent + "    " if last.rstrip().endswith(":") else indent
 
 
+def _parses(code: str) -> bool:
+    """Whether ``code`` is a whole program as it stands (top-level ``await`` allowed)."""
+    try:
+        compile(code, "<input>", "exec", flags=_PARSE_FLAGS)
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _ends_inside_block(code: str) -> bool:
+    """Whether the last statement of (parsable) ``code`` sits in an indented block."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    # At the end of input the tokenizer closes every open block with a DEDENT.
+    return len(tokens) > 1 and tokens[-2].type == tokenize.DEDENT
+
+
+def _ends_with_line_break(code: str) -> bool:
+    """Whether a line break follows the last non-blank character: what a console sends
+    on Enter at an empty line, even one holding only the indent it inserted."""
+    return "\n" in code[len(code.rstrip()) :]
+
+
 def is_complete(code: str) -> dict[str, Any]:
     """The ``is_complete_reply`` content: complete, incomplete (with an indent) or invalid.
 
-    As in a console, an indented block stays incomplete until a blank line ends it.
+    As in IPython, a cell whose last statement is inside an indented block stays incomplete
+    until a line break follows it (Enter on an empty or auto-indented line runs it).
     """
+    if _HELP_QUERY.fullmatch(code):
+        return {"status": "complete"}  # ``name?`` runs as a help request
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if _parses(code):
+            if _ends_inside_block(code) and not _ends_with_line_break(code):
+                return {"status": "incomplete", "indent": _indent_after(code)}
+            return {"status": "complete"}
+        compiler = codeop.CommandCompiler()
+        compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         try:
-            compiled = codeop.compile_command(code, "<input>", "exec")
-        except (SyntaxError, OverflowError, ValueError):
+            compiled = compiler(code, "<input>", "exec")
+        except (SyntaxError, OverflowError, ValueError, MemoryError, RecursionError):
             return {"status": "invalid"}
     if compiled is None:
-        return {"status": "incomplete", "indent": _indent_after(code)}
-    last_line = code.rstrip("\n").splitlines()[-1] if code.strip() else ""
-    if last_line[:1] in (" ", "\t") and not code.endswith("\n\n"):
         return {"status": "incomplete", "indent": _indent_after(code)}
     return {"status": "complete"}

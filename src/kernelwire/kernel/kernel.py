@@ -448,10 +448,12 @@ class Kernel:
         self.stdin.begin(idents, msg["header"], bool(request.get("allow_stdin", True)))
         error: dict[str, Any] | None = None
         page: dict[str, Any] | None = None
+        outcome = CellOutcome()
         try:
             with self.interrupts.user_code():
                 page = help_page(code, self.executor.namespace)
-                outcome = CellOutcome() if page else self.executor.run_cell(code)
+                if not page:
+                    outcome = self.executor.run_cell(code, count, store_history)
                 error = outcome.error
                 if outcome.has_value and not silent:
                     data, metadata = format_object(outcome.value)
@@ -462,19 +464,23 @@ class Kernel:
                     if store_history:
                         self.history.store_output(count, str(data.get("text/plain", "")))
                 run_after_cell()  # shows the figures the cell drew, among others
-        except KeyboardInterrupt as exc:  # arrived just outside the cell's own handling
+        # An interrupt arrived just outside the cell's own handling, or showing the result
+        # failed (its __repr__ raised, even SystemExit): an error of the cell all the same.
+        except (Exception, KeyboardInterrupt, SystemExit) as exc:
             error = error_content(exc)
         finally:
             self.stdin.end()
         self.flusher.flush_all()
         if error is not None:
             self.iopub.publish("error", error, msg)
+            if outcome.stderr_after_error:
+                self._publish_stream("stderr", outcome.stderr_after_error)
 
         reply: dict[str, Any] = {
             "status": "ok" if error is None else "error",
             "execution_count": count,
             "user_expressions": self._user_expressions(request.get("user_expressions") or {}),
-            "payload": [page] if page else [],
+            "payload": ([page] if page else []) + outcome.payloads,
         }
         if error is not None:
             reply.update(error)
@@ -484,6 +490,11 @@ class Kernel:
         queued = self._take_queued() if stop else []
         self._reply(socket, idents, msg, reply, metadata={"status": reply["status"]})
         self._abort(queued)
+        if any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in reply["payload"]):
+            # exit()/quit(): as in ipykernel, the kernel ends once this request is answered
+            # (idle included); exit(keep_kernel=True) only tells the frontend.
+            log.info("the cell called exit(): shutting down")
+            self._stopping.set()
 
     def _user_expressions(self, expressions: dict[str, Any]) -> dict[str, Any]:
         results: dict[str, Any] = {}
