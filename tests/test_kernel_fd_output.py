@@ -174,7 +174,7 @@ def test_faulthandler_can_be_enabled_and_dumps_into_stderr(kc: BlockingKernelCli
     outputs = _streams(_run(kc, code))
     assert list(outputs) == ["stderr"]
     assert outputs["stderr"].startswith("Stack (most recent call first):\n")
-    assert 'File "<kernelwire-cell-' in outputs["stderr"]
+    assert 'File "<Cell In[' in outputs["stderr"]
 
 
 def test_python_and_fd_output_keep_their_order(kc: BlockingKernelClient) -> None:
@@ -261,7 +261,7 @@ def test_a_crash_dump_of_faulthandler_enabled_at_start_reaches_the_launcher(
         _stop(kernel)
     dump = kernel.stderr.read_text()
     assert "Fatal Python error: Segmentation fault" in dump
-    assert 'File "<kernelwire-cell-1>", line 2 in <module>' in dump
+    assert 'File "<Cell In[1]>", line 2 in <module>' in dump
 
 
 # ------------------------------------------------------------- flush before os._exit
