@@ -40,6 +40,7 @@ def _install(argv: list[str]) -> int:
 def _run(argv: list[str]) -> int:
     from ..connect import ConnectionFileError, read_connection_file
     from .kernel import Kernel
+    from .limits import KernelLimits
 
     parser = argparse.ArgumentParser(
         prog="python -m kernelwire.kernel",
@@ -59,7 +60,12 @@ def _run(argv: list[str]) -> int:
     except ConnectionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    Kernel(info).run()
+    try:
+        limits = KernelLimits.from_environment()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    Kernel(info, limits).run()
     return 0
 
 
