@@ -15,11 +15,16 @@ them to unsubscribe that connection when it leaves), about 50 bytes per topic by
 frees them only when the connection closes. So the limits are enforced per connection:
 ``ZMQ_MAXMSGSIZE`` disconnects a peer sending a topic longer than ``max_topic_bytes``
 (or than the handshake needs, if more) before it is stored, a longer topic still is
-refused, and a connection's subscribe request beyond
-``max_subscriptions_per_peer`` is refused (no welcome) and the connection closed. XPUB does
-not say which connection sent a subscription, but the message metadata carries the
-connection's file descriptor; a socket monitor tells when a descriptor starts and stops
-being an IOPub connection, so counts never carry over to the next user of that number.
+refused, and a connection's subscribe request beyond ``max_subscriptions_per_peer`` is
+refused (no welcome) and the connection closed. XPUB does not say which connection sent a
+subscription, but the message metadata carries the connection's file descriptor; a socket
+monitor tells when a descriptor starts and stops being an IOPub connection, so counts
+never carry over to the next user of that number.
+
+libzmq reads a connection's subscriptions greedily (its receive high-water mark does not
+hold them back), so a burst already sent is stored before the kernel can refuse any: the
+memory of a flood is held briefly, then freed when the connection closes and handed back
+to the system (``malloc_trim``).
 """
 
 from __future__ import annotations
