@@ -72,7 +72,6 @@ class IOPubChannel:
         self._xpub.maxmsgsize = max(
             self.limits.max_topic_bytes + len(_SUBSCRIBE_COMMAND), MIN_MAX_MESSAGE_BYTES
         )
-        self._xpub.rcvhwm = self.limits.iopub_rcvhwm
         monitor_url = f"inproc://kernelwire-iopub-monitor-{id(self)}"
         self._xpub.monitor(monitor_url, zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         self._monitor = context.socket(zmq.PAIR)

@@ -42,8 +42,6 @@ class KernelLimits:
     #: welcome) and the connection is closed, which is the only way to make libzmq forget
     #: the subscriptions it stored for that connection.
     max_subscriptions_per_peer: int = 64
-    #: Subscription messages queued per IOPub connection before the kernel reads them.
-    iopub_rcvhwm: int = 64
     #: Largest frame on shell: requests and comm messages, whose buffers can be big.
     shell_max_message_bytes: int = 256 * MiB
     #: Shell requests queued per connection while a cell runs (libzmq's default; requests
