@@ -36,7 +36,8 @@ class KernelLimits:
     """Per-channel caps; the defaults leave room for real use (large comm buffers on shell)."""
 
     #: Longest IOPub subscription topic. Clients subscribe to ``b""`` or short prefixes
-    #: such as ``kernel.<session>.``; a longer one disconnects the peer at the transport.
+    #: such as ``kernel.<session>.``; a longer one closes the connection (at the transport,
+    #: before it is stored, when it is longer than this plus 10 bytes and 1024 bytes).
     max_topic_bytes: int = 1024
     #: Subscribe requests one IOPub connection may make; the one after is refused (no
     #: welcome) and the connection is closed, which is the only way to make libzmq forget
