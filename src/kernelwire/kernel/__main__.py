@@ -41,6 +41,7 @@ def _install(argv: list[str]) -> int:
 def _run(argv: list[str]) -> int:
     from ..connect import ConnectionFileError, read_connection_file
     from .kernel import Kernel
+    from .limits import KernelLimits
 
     parser = argparse.ArgumentParser(
         prog="python -m kernelwire.kernel",
@@ -66,7 +67,12 @@ def _run(argv: list[str]) -> int:
     except ConnectionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    kernel = Kernel(info)
+    try:
+        limits = KernelLimits.from_environment()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    kernel = Kernel(info, limits)
     kernel.run()
     if kernel.launcher_gone:
         # Nobody is left to serve: threads user code started must not keep an orphan alive.

@@ -11,36 +11,82 @@ The XPUB runs in manual subscription mode (which also reports every subscription
 XPUB_VERBOSE does): when a subscription arrives, the thread applies it and at once sends
 ``iopub_welcome`` (protocol 5.5), so a new subscriber's first message is always the
 welcome, never output that raced ahead of its subscription.
+
+Subscriptions cost the kernel memory whoever sends them (no key is needed to subscribe):
+libzmq stores every subscription a connection sends, applied or not (manual mode keeps
+them to unsubscribe that connection when it leaves), about 50 bytes per topic byte, and
+frees them only when the connection closes. So the limits are enforced per connection:
+``ZMQ_MAXMSGSIZE`` disconnects a peer sending a topic longer than ``max_topic_bytes``
+(or than the handshake needs, if more) before it is stored, a longer topic still is
+refused, and a connection's subscribe request beyond ``max_subscriptions_per_peer`` is
+refused (no welcome) and the connection closed. XPUB does not say which connection sent a
+subscription, but the message metadata carries the connection's file descriptor; a socket
+monitor tells when a descriptor starts and stops being an IOPub connection, so counts
+never carry over to the next user of that number.
+
+libzmq reads a connection's subscriptions greedily (its receive high-water mark does not
+hold them back), so a burst already sent is stored before the kernel can refuse any: the
+memory of a flood is held briefly, then freed when the connection closes and handed back
+to the system (``malloc_trim``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import socket
 import threading
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from ..session import Session
 from .iobarrier import IOThreadBarrier
+from .limits import MIN_MAX_MESSAGE_BYTES, KernelLimits
 
 log = logging.getLogger("kernelwire.kernel")
 
 _STOP = b"kernelwire-iopub-stop"
 #: A one-frame marker (real messages have several frames), followed by a sequence number.
 _FORWARDED = b"kernelwire-iopub-forwarded:"
+#: A ZMTP 3.1 SUBSCRIBE command frame is the topic after this prefix (longer than the
+#: one-byte prefix of the older subscription message).
+_SUBSCRIBE_COMMAND = b"\x09SUBSCRIBE"
 
 
 class IOPubChannel:
     """Publishes messages on IOPub from any thread; answers subscriptions with a welcome."""
 
-    def __init__(self, context: zmq.Context[Any], session: Session, url: str) -> None:
+    def __init__(
+        self,
+        context: zmq.Context[Any],
+        session: Session,
+        url: str,
+        limits: KernelLimits | None = None,
+    ) -> None:
         self.session = session
+        self.limits = limits if limits is not None else KernelLimits()
         self._topic_prefix = f"kernel.{session.session}.".encode()
         self._xpub = context.socket(zmq.XPUB)
         self._xpub.linger = 1000
         self._xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._xpub.setsockopt(zmq.XPUB_MANUAL, 1)
+        self._xpub.maxmsgsize = max(
+            self.limits.max_topic_bytes + len(_SUBSCRIBE_COMMAND), MIN_MAX_MESSAGE_BYTES
+        )
+        monitor_url = f"inproc://kernelwire-iopub-monitor-{id(self)}"
+        self._xpub.monitor(monitor_url, zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+        self._monitor = context.socket(zmq.PAIR)
+        self._monitor.linger = 0
+        self._monitor.rcvhwm = 0  # a lost connect/disconnect event would skew the counts
+        self._monitor.connect(monitor_url)
+        #: Subscribe requests so far per connection (by file descriptor); ``None`` once
+        #: refused, while the connection closes.
+        self._peers: dict[int, int | None] = {}
         self._xpub.bind(url)
         inproc = f"inproc://kernelwire-iopub-{id(self)}"
         self._pull = context.socket(zmq.PULL)
@@ -122,10 +168,13 @@ class IOPubChannel:
         poller = zmq.Poller()
         poller.register(self._xpub, zmq.POLLIN)
         poller.register(self._pull, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
         try:
             self._barrier.wait()  # its connection is up before the first flush needs it
             while True:
                 ready = dict(poller.poll())
+                if self._monitor in ready:
+                    self._track_connections()
                 if self._xpub in ready:
                     self._handle_subscriptions()
                 if self._pull in ready and not self._forward_queued():
@@ -139,6 +188,7 @@ class IOPubChannel:
             with self._forwarded_changed:
                 self._ended = True
                 self._forwarded_changed.notify_all()  # flush() waits no longer
+            self._monitor.close()
 
     def _forward_queued(self) -> bool:
         """Send what waits on the PULL socket; False once the stop frame came."""
@@ -163,19 +213,78 @@ class IOPubChannel:
             self._forwarded_changed.notify_all()
 
     def _handle_subscriptions(self) -> None:
+        freed = 0  # subscriptions libzmq dropped with their closed connections
         while True:
             try:
-                event = self._xpub.recv(zmq.NOBLOCK)
+                event = self._xpub.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                return
-            if not event:
+                break
+            data = event.bytes
+            if not data:
                 continue
-            kind, topic = event[0], event[1:]
-            if kind == 1:
+            kind, topic = data[0], data[1:]
+            if kind == 0:  # only reaches the sender's subscriptions (none once it is gone)
+                self._xpub.setsockopt(zmq.UNSUBSCRIBE, topic)
+                freed += _source_fd(event) is None
+            elif kind == 1 and self._admit(_source_fd(event), topic):
                 self._xpub.setsockopt(zmq.SUBSCRIBE, topic)
                 self._welcome(topic)
-            elif kind == 0:
-                self._xpub.setsockopt(zmq.UNSUBSCRIBE, topic)
+        if freed > self.limits.max_subscriptions_per_peer:
+            # More than any connection may keep: a refused one has gone, and libzmq has
+            # freed all it had stored for it (it reports them once it has). Give that
+            # memory back to the system.
+            _return_freed_memory()
+
+    def _admit(self, fd: int | None, topic: bytes) -> bool:
+        """Count a subscribe request against its connection; close the connection when it
+        asks for too much."""
+        self._track_connections()  # a connection accepted just now must count from zero
+        count = self._peers.get(fd) if fd is not None else None
+        if fd is None or count is None:
+            return False  # its connection is closed or being closed: nothing to apply to
+        count += 1
+        self._peers[fd] = count
+        limits = self.limits
+        if len(topic) <= limits.max_topic_bytes and count <= limits.max_subscriptions_per_peer:
+            return True
+        self._peers[fd] = None
+        log.warning(
+            "IOPub: refused subscription %d (%d bytes) of a connection (limits: %d "
+            "subscriptions of %d bytes at most): closing that connection",
+            count,
+            len(topic),
+            limits.max_subscriptions_per_peer,
+            limits.max_topic_bytes,
+        )
+        self._close_connection(fd)
+        return False
+
+    def _track_connections(self) -> None:
+        """Start and end the per-connection counts as the monitor reports connections."""
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+            fd = int(event["value"])
+            if event["event"] == zmq.EVENT_ACCEPTED:
+                self._peers[fd] = 0
+            else:
+                self._peers.pop(fd, None)
+
+    def _close_connection(self, fd: int) -> None:
+        """Shut the connection on ``fd`` down, which makes libzmq drop it with everything it
+        stored for it; only if ``fd`` is still a connection to this IOPub endpoint."""
+        endpoint = urlsplit(self.url)
+        try:
+            with socket.socket(fileno=os.dup(fd)) as conn:
+                local = conn.getsockname()
+                if conn.family == socket.AF_UNIX:  # an abstract name reads back as bytes
+                    path = endpoint.netloc + endpoint.path
+                    ours = local in (path, b"\0" + path[1:].encode())
+                else:
+                    ours = conn.type == socket.SOCK_STREAM and local[1] == endpoint.port
+                if ours:
+                    conn.shutdown(socket.SHUT_RDWR)
+        except OSError as exc:  # closed meanwhile: libzmq has dropped it already
+            log.debug("IOPub: could not close connection %d: %s", fd, exc)
 
     def _welcome(self, topic: bytes) -> None:
         """Send ``iopub_welcome`` (empty parent) under the subscribed topic itself."""
@@ -185,3 +294,30 @@ class IOPubChannel:
             {"subscription": topic.decode("utf-8", "replace")},
             ident=topic or None,
         )
+
+
+def _source_fd(frame: zmq.Frame) -> int | None:
+    """The file descriptor of the connection a subscription came from; ``None`` for the
+    unsubscriptions libzmq makes itself when a connection closes (they carry no metadata)."""
+    try:
+        return int(frame.get(zmq.SRCFD))
+    except zmq.ZMQError:
+        return None
+
+
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim(0)``: returns freed heap pages to the system (else a flood's
+    memory, freed, would still count in the kernel's resident size); elsewhere a no-op."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+
+    def trim_all() -> None:
+        trim(0)
+
+    return trim_all
+
+
+_return_freed_memory = _malloc_trim()

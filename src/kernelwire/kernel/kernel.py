@@ -44,6 +44,7 @@ from .history import History
 from .integrations import install_display_integrations
 from .interrupts import InterruptGate
 from .introspection import complete, help_page, inspect_code, is_complete
+from .limits import KernelLimits
 from .logs import RejectionLog, TracedIOPub
 from .outstream import Flusher, OutStream
 from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
@@ -85,17 +86,23 @@ class Kernel:
     #: Show what child processes and C code write to fds 1 and 2 as stream output (POSIX).
     capture_fd_output = True
 
-    def __init__(self, connection_info: dict[str, Any]) -> None:
+    def __init__(self, connection_info: dict[str, Any], limits: KernelLimits | None = None) -> None:
         self.connection_info = connection_info
+        self.limits = limits if limits is not None else KernelLimits()
         # parse_dates=False: parent headers are echoed back exactly as the client sent them.
         self.session = session_from_connection_info(
             connection_info, parse_dates=False, username="kernel"
         )
         self.context: zmq.Context[Any] = zmq.Context()
-        self.shell = self._bind(zmq.ROUTER, "shell")
-        self.control = self._bind(zmq.ROUTER, "control")
-        self.stdin_socket = self._bind(zmq.ROUTER, "stdin")
-        self.iopub = TracedIOPub(self.context, self.session, channel_url(connection_info, "iopub"))
+        limits = self.limits
+        self.shell = self._bind("shell", limits.shell_max_message_bytes, limits.shell_rcvhwm)
+        self.control = self._bind(
+            "control", limits.control_max_message_bytes, limits.control_rcvhwm
+        )
+        self.stdin_socket = self._bind("stdin", limits.stdin_max_message_bytes, limits.stdin_rcvhwm)
+        self.iopub = TracedIOPub(
+            self.context, self.session, channel_url(connection_info, "iopub"), limits
+        )
         self.heartbeat = Heartbeat(self.context, channel_url(connection_info, "hb"))
         self._wake_url = f"inproc://kernelwire-wake-{id(self)}"
         self._wake = self.context.socket(zmq.PULL)
@@ -147,9 +154,13 @@ class Kernel:
             "interrupt_request": self._interrupt,
         }
 
-    def _bind(self, kind: int, channel: str) -> zmq.Socket[Any]:
-        socket = self.context.socket(kind)
+    def _bind(self, channel: str, max_message_bytes: int, rcvhwm: int) -> zmq.Socket[Any]:
+        """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
+        from while ``rcvhwm`` of their messages wait (see :mod:`.limits`)."""
+        socket = self.context.socket(zmq.ROUTER)
         socket.linger = 1000
+        socket.maxmsgsize = max_message_bytes
+        socket.rcvhwm = rcvhwm
         socket.bind(channel_url(self.connection_info, channel))
         return socket
 
@@ -207,10 +218,13 @@ class Kernel:
         poller = zmq.Poller()
         poller.register(self.shell, zmq.POLLIN)
         poller.register(self._wake, zmq.POLLIN)
+        poller.register(self.stdin_socket, zmq.POLLIN)
         while not self._stopping.is_set():
             ready = dict(poller.poll())
             if self._wake in ready:
                 self._wake.recv(zmq.NOBLOCK)
+            if self.stdin_socket in ready:
+                self.stdin.discard_unexpected()
             if self.shell in ready:
                 try:
                     frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)

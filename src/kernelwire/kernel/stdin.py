@@ -4,6 +4,11 @@ The kernel asks the frontend that sent the running ``execute_request``: it sends
 ``input_request`` on its stdin ROUTER to that client's identities and blocks until an
 ``input_reply`` comes. A frontend that set ``allow_stdin: false`` gets
 :class:`StdinNotImplementedError` raised in the user code instead.
+
+The socket belongs to the main thread. Messages that arrive while no ``input()`` waits
+answer nothing: the shell loop reads and discards them whenever it is idle, and
+``input()`` discards what came before its request, so the kernel holds at most
+``stdin_rcvhwm`` of them per connection (while a cell runs), not whatever a peer sends.
 """
 
 from __future__ import annotations
@@ -56,8 +61,7 @@ class StdinChannel:
             raise StdinNotImplementedError("input() works only in the kernel's main thread")
         self.before_request()
         # Replies to an earlier, abandoned request must not answer this one.
-        while self.socket.poll(0):
-            self.socket.recv_multipart()
+        self.discard_unexpected()
         self.session.send(
             self.socket,
             "input_request",
@@ -76,10 +80,28 @@ class StdinChannel:
             if reply["msg_type"] != "input_reply":
                 log.warning("ignored %s on stdin while waiting for input_reply", reply["msg_type"])
                 continue
-            value = str(reply["content"].get("value", ""))
+            content = reply["content"]
+            if not isinstance(content, dict) or not isinstance(content.get("value"), str):
+                log.warning(
+                    "ignored an input_reply whose content has no str 'value': %.200r", content
+                )
+                continue
+            value = content["value"]
             if value == EOF_INPUT:  # the frontend's input ended (Ctrl-D, stdin at EOF)
                 raise EOFError("EOF when reading a line")
             return value
+
+    def discard_unexpected(self) -> None:
+        """Read and drop what waits on stdin: nothing asked for it (no ``input()`` waits)."""
+        count = 0
+        while True:
+            try:
+                self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            count += 1
+        if count:
+            log.warning("discarded %d message(s) on stdin: no input() was waiting", count)
 
     def input(self, prompt: Any = "") -> str:
         """The ``builtins.input`` replacement."""

@@ -1,0 +1,90 @@
+"""How much a peer may make the kernel hold: message sizes, queue depths, subscriptions.
+
+Any local process that can reach the kernel's ports can send to them, key or not: a
+message is only checked for its signature once the kernel has received all of it. These
+limits are enforced by ZeroMQ before that (``ZMQ_MAXMSGSIZE``: a peer sending a bigger
+frame is disconnected; ``ZMQ_RCVHWM``: a connection whose queue is full is not read from
+until the kernel catches up), and by the IOPub thread for subscriptions.
+
+What ZeroMQ can bound: each frame (``*_max_message_bytes``) and the number of complete
+messages queued per connection (``*_rcvhwm``). So a channel holds at most about
+``rcvhwm * frames per message * max_message_bytes`` per connection. ZeroMQ has no limit
+on the number of frames of one message: a peer that streams frames without ever ending the
+message is bounded by nothing in libzmq 4.3.
+
+Set them from the environment with ``KERNELWIRE_LIMITS="name=value,name=value"`` (the
+field names below; sizes in bytes), read by ``python -m kernelwire.kernel``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+ENV_VAR = "KERNELWIRE_LIMITS"
+
+MiB = 1024 * 1024
+#: ZMQ_MAXMSGSIZE also caps the handshake's READY command (socket type, routing id and
+#: any metadata the peer adds): below this, ordinary peers could not connect.
+MIN_MAX_MESSAGE_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class KernelLimits:
+    """Per-channel caps; the defaults leave room for real use (large comm buffers on shell)."""
+
+    #: Longest IOPub subscription topic. Clients subscribe to ``b""`` or short prefixes
+    #: such as ``kernel.<session>.``; a longer one closes the connection (at the transport,
+    #: before it is stored, when it is longer than this plus 10 bytes and 1024 bytes).
+    max_topic_bytes: int = 1024
+    #: Subscribe requests one IOPub connection may make; the one after is refused (no
+    #: welcome) and the connection is closed, which is the only way to make libzmq forget
+    #: the subscriptions it stored for that connection.
+    max_subscriptions_per_peer: int = 64
+    #: Largest frame on shell: requests and comm messages, whose buffers can be big.
+    shell_max_message_bytes: int = 256 * MiB
+    #: Shell requests queued per connection while a cell runs (libzmq's default; requests
+    #: beyond it wait in the client, so a stop_on_error abort sees at most this many).
+    shell_rcvhwm: int = 1000
+    #: Largest frame on control: only small requests (shutdown, interrupt, kernel_info).
+    control_max_message_bytes: int = 1 * MiB
+    control_rcvhwm: int = 100
+    #: Largest frame on stdin: input replies carry one line typed by a person.
+    stdin_max_message_bytes: int = 1 * MiB
+    #: Stdin messages queued per connection while a cell runs; read and discarded whenever
+    #: no ``input()`` waits and the kernel is idle.
+    stdin_rcvhwm: int = 10
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"kernel limit {field.name} must be a positive int, not {value!r}")
+            if field.name.endswith("_max_message_bytes") and value < MIN_MAX_MESSAGE_BYTES:
+                raise ValueError(
+                    f"kernel limit {field.name} must be at least {MIN_MAX_MESSAGE_BYTES} "
+                    "(the connection handshake needs it)"
+                )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> KernelLimits:
+        """The defaults, overridden by ``KERNELWIRE_LIMITS`` (``name=value,...``)."""
+        text = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
+        if not text:
+            return cls()
+        names = {field.name for field in dataclasses.fields(cls)}
+        values: dict[str, int] = {}
+        for item in text.split(","):
+            name, sep, value = (part.strip() for part in item.partition("="))
+            if not sep or name not in names:
+                raise ValueError(
+                    f"{ENV_VAR}: {item.strip()!r} is not name=value with a name among "
+                    f"{', '.join(sorted(names))}"
+                )
+            try:
+                values[name] = int(value)
+            except ValueError:
+                raise ValueError(f"{ENV_VAR}: {name} must be an integer, not {value!r}") from None
+        return cls(**values)
