@@ -78,7 +78,12 @@ ATTACKS = {
     "c": "oversized messages",
     "d": "malformed, validly signed",
     "e": "bad-signature flood",
+    "f": "large shell messages within limits",
 }
+#: Attacks whose RSS is reported for information, not held to the goal: a 100 MB shell
+#: message is within the reference kernel's limits (shell carries real buffers), and any
+#: kernel must read a message before it can refuse its signature.
+RSS_FOR_INFORMATION = {"f"}
 PROBED = ("shell", "control", "hb", "iopub")
 RSS_GOAL = 2.0
 START_TIMEOUT = 90.0
@@ -692,10 +697,31 @@ def attack_reflection(
 def attack_oversized(
     kernel: KernelUnderTest, cfg: Config, keep: contextlib.ExitStack
 ) -> dict[str, Any]:
-    """Big frames arrive whatever the kernel does: an idle stdin never reads them."""
-    size = max(1, round(100 * MB * cfg.scale))
-    blob = b"x" * size  # real pages (not calloc'd zeros), shared by every message
-    big_content = b'{"padding": "' + blob + b'"}'
+    """Frames over each channel's limit in the reference kernel (stdin and control 1 MiB,
+    shell 256 MiB): ten 100 MB messages to an idle stdin, 100 MB ones to control, 300 MB
+    ones to shell."""
+    sizes = {"stdin": 100 * MB, "control": 100 * MB, "shell": 300 * MB}
+    return _send_big_messages(kernel, cfg, keep, sizes, stdin_messages=10)
+
+
+def attack_large_shell(
+    kernel: KernelUnderTest, cfg: Config, keep: contextlib.ExitStack
+) -> dict[str, Any]:
+    """100 MB messages on shell, within the reference kernel's limit: signed, signed with a
+    100 MB buffer, and wrongly signed (read before it can be refused)."""
+    return _send_big_messages(kernel, cfg, keep, {"shell": 100 * MB}, stdin_messages=0)
+
+
+def _send_big_messages(
+    kernel: KernelUnderTest,
+    cfg: Config,
+    keep: contextlib.ExitStack,
+    sizes: dict[str, int],
+    stdin_messages: int,
+) -> dict[str, Any]:
+    """Big frames arrive whatever the kernel does: an idle stdin never reads them. Sizes are
+    scaled by ``cfg.scale``; a small valid request follows on each channel."""
+    scaled = {channel: max(1, round(size * cfg.scale)) for channel, size in sizes.items()}
     session = kernel.session
     empty = dumps({})
     trackers: list[zmq.MessageTracker] = []
@@ -706,11 +732,21 @@ def attack_oversized(
         assert tracker is not None
         trackers.append(tracker)
 
-    stdin = keep.enter_context(socket(zmq.DEALER, kernel.url("stdin")))
-    for _ in range(10):
-        send(stdin, [DELIM, b"", dumps(header("input_reply")), empty, empty, big_content])
+    def padded(size: int) -> tuple[bytes, bytes]:
+        blob = b"x" * size  # real pages (not calloc'd zeros), shared by the messages
+        return blob, b'{"padding": "' + blob + b'"}'
+
+    if stdin_messages:
+        _blob, big_content = padded(scaled["stdin"])
+        stdin = keep.enter_context(socket(zmq.DEALER, kernel.url("stdin")))
+        for _ in range(stdin_messages):
+            send(stdin, [DELIM, b"", dumps(header("input_reply")), empty, empty, big_content])
+        del _blob, big_content
     markers = {}
     for channel in ("control", "shell"):
+        if channel not in scaled:
+            continue
+        blob, big_content = padded(scaled[channel])
         dealer = keep.enter_context(socket(zmq.DEALER, kernel.url(channel), rcvhwm=0))
         messages = [
             signed(session, [dumps(header("kernel_info_request")), empty, empty, big_content]),
@@ -731,7 +767,7 @@ def attack_oversized(
         except zmq.NotDone:
             unsent += 1
     details: dict[str, Any] = {
-        "message_bytes": size,
+        "message_bytes": ",".join(f"{channel}={size}" for channel, size in scaled.items()),
         "messages": len(trackers),
         "not_sent_in_time": unsent,
     }
@@ -918,6 +954,7 @@ ATTACK_FUNCTIONS: dict[str, Attack] = {
     "a": attack_subscriptions,
     "b": attack_reflection,
     "c": attack_oversized,
+    "f": attack_large_shell,
     "d": attack_malformed,
     "e": attack_bad_signatures,
 }
@@ -1075,14 +1112,21 @@ def goal_line(outcomes: list[Outcome]) -> str:
     dead = [f"{o.attack}:{'+'.join(o.dead)}" for o in mine if o.dead]
     if dead:
         missed.append(f"dead channels {' '.join(dead)}")
-    big = [f"{o.attack}:{o.ratio:.1f}x" for o in mine if not o.ratio <= RSS_GOAL]
+    big = [
+        f"{o.attack}:{o.ratio:.1f}x"
+        for o in mine
+        if not o.ratio <= RSS_GOAL and o.attack not in RSS_FOR_INFORMATION
+    ]
     if big:
         missed.append(f"RSS {' '.join(big)}")
     errors = [o.attack for o in mine if o.error]
     if errors:
         missed.append(f"errors in ({','.join(errors)})")
     verdict = "not run" if not mine else ("met" if not missed else "missed: " + "; ".join(missed))
-    return f"goal: kernelwire 0 crashes, 0 dead channels, RSS within 2x of idle: {verdict}"
+    return (
+        "goal: kernelwire 0 crashes, 0 dead channels, RSS within 2x of idle "
+        f"(attack {','.join(sorted(RSS_FOR_INFORMATION))}: RSS for information): {verdict}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

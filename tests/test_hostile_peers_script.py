@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "hostile_peers.py"
-ATTACKS = ("a", "b", "c", "d", "e")
+ATTACKS = ("a", "b", "c", "d", "e", "f")
 KERNELS = ("kernelwire", "ipykernel")
 
 
@@ -49,7 +49,7 @@ def test_hostile_peers_reports_every_attack(tmp_path: Path) -> None:
         rows = {tuple(line.split()[:2]) for line in out.splitlines() if "|" in line}
         for attack in ATTACKS:
             assert (kernel, f"{attack}.") in rows, out
-        assert "goal: kernelwire 0 crashes, 0 dead channels, RSS within 2x of idle:" in out
+        assert "goal: kernelwire 0 crashes, 0 dead channels, RSS within 2x of idle" in out
         reported = json.loads((tmp_path / f"{kernel}.json").read_text())
         assert [(o["kernel"], o["attack"]) for o in reported] == [(kernel, a) for a in ATTACKS]
         for outcome in reported:
