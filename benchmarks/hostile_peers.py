@@ -78,7 +78,7 @@ ATTACKS = {
     "c": "oversized messages",
     "d": "malformed, validly signed",
     "e": "bad-signature flood",
-    "f": "big shell msgs within limit",
+    "f": "big shell msgs, in limit",
 }
 #: Attacks whose RSS is reported for information, not held to the goal: a 100 MB shell
 #: message is within the reference kernel's limits (shell carries real buffers), and any
