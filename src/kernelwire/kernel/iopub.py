@@ -121,6 +121,8 @@ class IOPubChannel:
         buffers: list[Any] | None = None,
     ) -> None:
         """Sign and queue one message; ``topic`` defaults to ``kernel.<session>.<msg_type>``."""
+        if log.isEnabledFor(logging.DEBUG):  # --debug traces every message sent
+            log.debug("iopub -> %s", msg_type)
         ident = topic.encode() if topic is not None else self._topic_prefix + msg_type.encode()
         with self._push_lock:
             if self._push.closed:

@@ -44,8 +44,9 @@ from .history import History
 from .integrations import install_display_integrations
 from .interrupts import InterruptGate
 from .introspection import complete, help_page, inspect_code, is_complete
+from .iopub import IOPubChannel
 from .limits import KernelLimits
-from .logs import RejectionLog, TracedIOPub
+from .logs import RejectionLog
 from .outstream import Flusher, OutStream
 from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
 from .stdin import StdinChannel
@@ -100,7 +101,7 @@ class Kernel:
             "control", limits.control_max_message_bytes, limits.control_rcvhwm
         )
         self.stdin_socket = self._bind("stdin", limits.stdin_max_message_bytes, limits.stdin_rcvhwm)
-        self.iopub = TracedIOPub(
+        self.iopub = IOPubChannel(
             self.context, self.session, channel_url(connection_info, "iopub"), limits
         )
         self.heartbeat = Heartbeat(self.context, channel_url(connection_info, "hb"))

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
-
-from .iopub import IOPubChannel
 
 log = logging.getLogger("kernelwire.kernel")
 
@@ -103,12 +100,3 @@ class RejectionLog:
                 self._timer = None
             counts, self._counts = self._counts, {}
         self._summarize(counts)
-
-
-class TracedIOPub(IOPubChannel):
-    """The IOPub channel, logging each published message type at debug level."""
-
-    def publish(self, msg_type: str, *args: Any, **kwargs: Any) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("iopub -> %s", msg_type)
-        super().publish(msg_type, *args, **kwargs)
