@@ -569,8 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
         "kernel",
         help="start a kernel and print its connection file",
         description="Start kernelwire's reference kernel (or --kernel NAME), print the path "
-        "of its connection file on stdout, and wait. Ctrl-C shuts the kernel down and "
-        "removes the connection file if this command wrote it.",
+        "of its connection file on stdout, and wait. Ctrl-C, SIGTERM or SIGHUP (the "
+        "terminal closed) shut the kernel down and remove the connection file if this "
+        "command wrote it.",
     )
     _add_kernel_options(kernel)
     kernel.add_argument(
