@@ -3,11 +3,11 @@
 Objects describe themselves with IPython's protocol (``_repr_mimebundle_`` and the
 ``_repr_<format>_`` methods); any code written for Jupyter's rich output works unchanged.
 Types that cannot be changed (a library's classes) get formats with
-:func:`register_formatter`. The functions here publish through whatever the running kernel
-installed with :func:`set_publisher`, so user modules can
+``register_formatter``. The functions here publish through whatever the running kernel
+installed with ``set_publisher``, so user modules can
 ``from kernelwire.kernel.display import display``. Work that must follow every cell (showing
-the figures a cell drew) is registered with :func:`add_after_cell` and run by the kernel
-through :func:`run_after_cell`.
+the figures a cell drew) is registered with ``add_after_cell`` and run by the kernel
+through ``run_after_cell``.
 """
 
 from __future__ import annotations
@@ -62,14 +62,14 @@ def register_formatter(class_name: str, mime: str, formatter: Formatter) -> None
     """Give instances of the class named ``class_name`` (``"module.QualName"``, subclasses
     included) the format ``mime``: ``formatter(obj)`` returns its data, or None for none.
     It takes precedence over the object's own ``_repr_<format>_`` method, as in IPython.
-    ``mime`` is one of :data:`REPR_METHODS`' types (``text/plain`` always comes from repr)."""
+    ``mime`` is one of the types in ``REPR_METHODS`` (``text/plain`` always comes from repr)."""
     if mime not in {repr_mime for _, repr_mime in REPR_METHODS}:
         raise ValueError(f"no formatter can be registered for {mime!r}")
     _type_formatters.setdefault(class_name, {})[mime] = formatter
 
 
 def unregister_formatter(class_name: str, mime: str) -> None:
-    """Undo :func:`register_formatter` (nothing happens when it was not registered)."""
+    """Undo ``register_formatter`` (nothing happens when it was not registered)."""
     formatters = _type_formatters.get(class_name, {})
     formatters.pop(mime, None)
     if not formatters:
@@ -87,12 +87,12 @@ def _type_formatters_for(obj: Any) -> dict[str, Formatter]:
 
 
 def add_after_cell(callback: Callable[[], None]) -> None:
-    """Run ``callback()`` after every cell (see :func:`run_after_cell`)."""
+    """Run ``callback()`` after every cell (see ``run_after_cell``)."""
     _after_cell.append(callback)
 
 
 def remove_after_cell(callback: Callable[[], None]) -> None:
-    """Undo :func:`add_after_cell` (nothing happens when it was not added)."""
+    """Undo ``add_after_cell`` (nothing happens when it was not added)."""
     if callback in _after_cell:
         _after_cell.remove(callback)
 
@@ -221,7 +221,7 @@ def display(
 
     The signature is IPython's, so this also serves as ``IPython.display.display`` in the
     kernel. ``raw=True`` takes each object as a ready MIME bundle. ``display_id=True`` makes
-    a new id; with an id, a :class:`DisplayHandle` is returned for later updates, and with
+    a new id; with an id, a ``DisplayHandle`` is returned for later updates, and with
     no object an empty output area is made for them to fill. ``clear`` clears the output
     area first (when the new output arrives). Objects with an ``_ipython_display_`` method
     display themselves.

@@ -109,8 +109,8 @@ def error_content(exc: BaseException) -> dict[str, Any]:
 class ExitRequest:
     """``exit`` and ``quit`` in the user namespace. As in IPython, calling one (or a cell
     that is just ``exit``) asks the frontend to end the session: the cell's reply carries
-    an ``ask_exit`` payload. The cell goes on and the kernel keeps running: the frontend
-    decides, and ``keep_kernel=True`` asks it to leave the kernel running."""
+    an ``ask_exit`` payload. The cell goes on; once its request is answered the kernel
+    ends, as ipykernel does, unless ``keep_kernel=True`` asked to leave it running."""
 
     def __init__(self, name: str, on_call: Callable[[bool], None]) -> None:
         self.name = name

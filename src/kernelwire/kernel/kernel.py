@@ -131,7 +131,8 @@ class Kernel:
         self._finished = threading.Event()
         #: Read as early as possible: the launcher may die while the kernel starts.
         self._parent_pid_at_start = os.getppid()
-        #: True when the kernel stopped because its launcher died (see :mod:`.parentwatch`).
+        #: True when the kernel stopped because its launcher died (the process that started
+        #: it, or the one named by ``JPY_PARENT_PID``).
         self.launcher_gone = False
         self._control_thread = threading.Thread(
             target=self._control_loop, name="kernelwire-control", daemon=True
@@ -168,7 +169,8 @@ class Kernel:
     # ------------------------------------------------------------------ running
 
     def run(self) -> None:
-        """Serve until a shutdown_request arrives; restores the process state after."""
+        """Serve until a shutdown_request, an ``exit()`` in a cell or the launcher's end stops
+        the kernel; restores the process state after."""
         global _current
         _current = self
         saved = (sys.stdout, sys.stderr, builtins.input, getpass.getpass, sys.modules["__main__"])
