@@ -13,15 +13,19 @@ b. Reflection replay: a client runs a few cells (one registers a comm target and
    and control for a while; what they make the kernel publish is replayed too. Counted: status
    messages and other output parented to a replayed message, and whether a kernel-side comm
    handler ran because of a replay.
-c. Oversized messages: ten unsigned 100 MB messages to stdin while the kernel is idle, and to
-   control and shell each a signed 100 MB request, a signed request with a 100 MB buffer and
-   a 100 MB message with a wrong signature.
+c. Oversized messages, over each channel's limit in the reference kernel: ten unsigned 100 MB
+   messages to stdin while the kernel is idle; to control (limit 1 MiB) 100 MB and to shell
+   (limit 256 MiB) 300 MB each: a signed request, a signed request with a buffer that size,
+   and a message with a wrong signature.
 d. Malformed but validly signed messages on shell and on control: msg_type a list or a dict,
    headers and other parts nested 1,000 (and 50,000) deep, parts that are not JSON objects,
    and fields of the wrong type in execute, complete, inspect, is_complete, history, comm_*
    and kernel_info requests.
 e. A flood of 10,000 messages with bad signatures (wrong key, none, not hex) on shell and
    control.
+f. Big shell messages within the reference kernel's limits: as c, 100 MB each, on shell only.
+   Any kernel must read such a message before it can refuse its signature; its RSS is
+   reported for information and not held to the goal.
 
 After each attack (and the drain of what it queued) the channels are probed, each within a
 bounded wait: shell and control must answer kernel_info, the heartbeat must echo, and a fresh
