@@ -367,7 +367,7 @@ def test_ipykernel_in_process_kernel_runs_on_kernelwire_session() -> None:
         [sys.executable, "-Xfrozen_modules=off", "-c", IN_PROCESS_SCRIPT],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=110,  # under the 120 s test timeout, to fail with this call named
         env=env,
         check=False,
     )

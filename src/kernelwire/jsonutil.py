@@ -283,10 +283,13 @@ def _parse_timestamp(s: str) -> datetime:
     try:
         dt = _fromisoformat(s)
     except ValueError:
-        end_of_day = _end_of_day(s)
-        if end_of_day is None:
+        if s[11:13] != "24":
             raise
-        dt = end_of_day
+        # 24:00:00 is the next midnight, and on 9999-12-31 an OverflowError, as in dateutil
+        dt = _fromisoformat(s[:11] + "00" + s[13:])
+        if dt.minute or dt.second or dt.microsecond:
+            raise ValueError(f"hour 24 is only allowed at 24:00:00: {s!r}") from None
+        dt += timedelta(days=1)
     offset = dt.utcoffset()
     return dt if offset is None else dt.replace(tzinfo=_Offset(offset))
 
