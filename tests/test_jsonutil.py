@@ -1,11 +1,11 @@
-"""Date recognition and JSON cleaning, with jupyter_client.jsonutil as the oracle for
-WHICH strings are dates. Documented differences: a naive timestamp is read as UTC (not
-local time), a date-shaped string that is no date stays a string (jupyter_client raises),
-and json_clean writes NaN as None."""
+"""kernelwire's own date functions (Session's receive path and packers), with
+jupyter_client.jsonutil as the oracle for WHICH strings are dates. Documented differences
+of these ``*_utc`` functions: a naive timestamp is read as UTC (not local time), a
+date-shaped string that is no date stays a string (jupyter_client raises). The
+jupyter_client-named functions are compared with jupyter_client's in test_dropin.py."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -16,13 +16,13 @@ from jupyter_client import jsonutil as jc_jsonutil
 
 from kernelwire import jsonutil
 from kernelwire.jsonutil import (
-    extract_dates,
     extract_dates_inplace,
+    extract_dates_utc,
     format_date,
     json_clean,
-    json_default,
-    parse_date,
-    squash_dates,
+    json_default_utc,
+    parse_date_utc,
+    squash_dates_utc,
 )
 
 UTC = timezone.utc
@@ -104,7 +104,7 @@ def same_instant(ours: datetime, theirs: datetime, text: str) -> bool:
 
 
 def test_the_same_strings_are_dates() -> None:
-    ours = {text for text in DATE_CORPUS if isinstance(parse_date(text), datetime)}
+    ours = {text for text in DATE_CORPUS if isinstance(parse_date_utc(text), datetime)}
     theirs = {text for text in DATE_CORPUS if isinstance(jupyter_client_reads(text), datetime)}
     assert ours == theirs
     assert len(ours) == 15  # the corpus really exercises both sides
@@ -112,7 +112,7 @@ def test_the_same_strings_are_dates() -> None:
 
 @pytest.mark.parametrize("text", DATE_CORPUS)
 def test_parse_date_against_jupyter_client(text: str) -> None:
-    ours = parse_date(text)
+    ours = parse_date_utc(text)
     theirs = jupyter_client_reads(text)
     if isinstance(theirs, datetime):
         assert isinstance(ours, datetime)
@@ -126,7 +126,7 @@ def test_parse_date_against_jupyter_client(text: str) -> None:
 def test_the_receive_path_agrees_with_parse_date(text: str) -> None:
     header = {"date": text, "nested": {"when": [text]}, "n": 1, "none": None}
     extract_dates_inplace(header)
-    expected = parse_date(text)
+    expected = parse_date_utc(text)
     assert header["date"] == expected
     assert type(header["date"]) is type(expected)
     assert header["nested"] == {"when": [expected]}
@@ -138,9 +138,9 @@ def test_the_python_310_parser_reads_the_same(text: str, monkeypatch: pytest.Mon
     date raised RecursionError (and every received message was a BadFrame). Here the
     fallback is swapped in, as 3.10 does, and must read the corpus like 3.11+."""
     expected_header = extract_dates_inplace({"date": text})
-    expected = parse_date(text)
+    expected = parse_date_utc(text)
     monkeypatch.setattr(jsonutil, "_fromisoformat", jsonutil._fromisoformat_compat)
-    assert parse_date(text) == expected
+    assert parse_date_utc(text) == expected
     assert extract_dates_inplace({"date": text}) == expected_header
 
 
@@ -153,7 +153,7 @@ def test_extract_dates_walks_containers_and_copies() -> None:
         "none": None,
         "keep": "2026-13-01T00:00:00Z",
     }
-    extracted = extract_dates(original)
+    extracted = extract_dates_utc(original)
     when = datetime(2026, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)
     assert extracted == {
         "a": [when, {"b": when, "c": "plain"}],
@@ -166,13 +166,13 @@ def test_extract_dates_walks_containers_and_copies() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         del original["keep"]  # jupyter_client raises on it
-        assert extract_dates(original) == jc_jsonutil.extract_dates(original)
+        assert extract_dates_utc(original) == jc_jsonutil.extract_dates(original)
 
 
 def test_parse_date_passes_non_strings_through() -> None:
-    assert parse_date(None) is None
-    assert extract_dates(5) == 5
-    assert extract_dates(b"2026-01-02T03:04:05Z") == b"2026-01-02T03:04:05Z"
+    assert parse_date_utc(None) is None
+    assert extract_dates_utc(5) == 5
+    assert extract_dates_utc(b"2026-01-02T03:04:05Z") == b"2026-01-02T03:04:05Z"
 
 
 def test_the_public_pattern_is_jupyter_clients() -> None:
@@ -192,31 +192,26 @@ def test_the_public_pattern_is_jupyter_clients() -> None:
 )
 def test_format_date(value: date, text: str) -> None:
     assert format_date(value) == text
-    assert json_default(value) == text
-    if isinstance(value, datetime):  # like jupyter_client's, squash_dates takes datetimes
-        assert squash_dates({"l": [value], "t": (value,)}) == {"l": [text], "t": [text]}
+    assert json_default_utc(value) == text
+    if isinstance(value, datetime):  # squash_dates_utc, like squash_dates, takes datetimes only
+        assert squash_dates_utc({"l": [value], "t": (value,)}) == {"l": [text], "t": [text]}
 
 
 def test_formatted_dates_read_back_equal() -> None:
     for when in (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime.now(UTC)):
-        assert parse_date(format_date(when)) == when
+        assert parse_date_utc(format_date(when)) == when
     offset = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-7)))
-    assert parse_date(format_date(offset)) == offset
+    assert parse_date_utc(format_date(offset)) == offset
 
 
-def test_json_default() -> None:
-    assert json_default(b"\x00\xff") == "AP8="
-    assert json_default(bytearray(b"a")) == "YQ=="
-    assert json_default({1}) == [1]
-    assert json_default(np.int64(7)) == 7 and type(json_default(np.int64(7))) is int
-    assert type(json_default(np.float32(0.5))) is float
+def test_json_default_utc() -> None:
+    assert json_default_utc(b"\x00\xff") == "AP8="
+    assert json_default_utc(bytearray(b"a")) == "YQ=="
+    assert json_default_utc({1}) == [1]
+    assert json_default_utc(np.int64(7)) == 7 and type(json_default_utc(np.int64(7))) is int
+    assert type(json_default_utc(np.float32(0.5))) is float
     with pytest.raises(TypeError, match="not JSON serializable"):
-        json_default(object())
-
-
-def test_date_default_is_deprecated() -> None:
-    with pytest.warns(DeprecationWarning, match="json_default"):
-        assert jsonutil.date_default(b"a") == "YQ=="
+        json_default_utc(object())
 
 
 def test_json_clean_like_jupyter_client() -> None:
@@ -233,20 +228,3 @@ def test_json_clean_like_jupyter_client() -> None:
     }
     theirs = jc_jsonutil.json_clean({**value, "g": iter("ab")})
     assert json_clean(value) == theirs
-
-
-def test_json_clean_documented_differences() -> None:
-    cleaned = json_clean({"nan": math.nan, "inf": [math.inf], "np": np.float64("nan")})
-    assert cleaned == {"nan": None, "inf": [None], "np": None}
-    when = datetime(2026, 1, 2, tzinfo=UTC)
-    assert json_clean({"t": when}) == {"t": "2026-01-02T00:00:00Z"}
-    assert json_clean({True: 1, None: 2, 2.5: 3}) == {"true": 1, "null": 2, "2.5": 3}
-
-
-def test_json_clean_errors_and_fallback() -> None:
-    with pytest.raises(ValueError, match="key collision"):
-        json_clean({1: "a", "1": "b"})
-    with pytest.raises(TypeError):
-        json_clean({(1,): "tuple key"})
-    marker = object()
-    assert json_clean(marker) == repr(marker)

@@ -634,9 +634,8 @@ def test_parse_dates_false_keeps_strings() -> None:
     message = receiver.deserialize(frames)
     assert isinstance(message["header"]["date"], str)
     assert isinstance(message["parent_header"]["date"], str)
-    assert jsonutil.parse_date(message["header"]["date"]) == jsonutil.parse_date(
-        Session(key=KEY).deserialize(frames)["header"]["date"]
-    )
+    parsed = Session(key=KEY).deserialize(frames)["header"]["date"]
+    assert jsonutil.parse_date(message["header"]["date"]) == parsed
 
 
 def test_unknown_header_fields_survive_receive_and_resend(session: Session) -> None:

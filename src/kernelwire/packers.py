@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from .jsonutil import json_clean_key, json_default, squash_dates
+from .jsonutil import json_clean_key, json_default_utc, squash_dates_utc
 
 #: The pickle protocol ``pickle_packer`` writes.
 PICKLE_PROTOCOL = pickle.DEFAULT_PROTOCOL
@@ -57,7 +57,7 @@ class _OneShotIterator(TypeError):
 def _pack_default(obj: Any) -> Any:
     if isinstance(obj, Iterator):
         raise _OneShotIterator("a one-shot iterator: packed on the careful path")
-    return json_default(obj)
+    return json_default_utc(obj)
 
 
 def _strict(obj: Any) -> Any:
@@ -122,7 +122,7 @@ def orjson_unpacker(data: Any) -> Any:
 
 def pickle_packer(obj: Any) -> bytes:
     """Pack with pickle (dates as ISO strings). Only for peers you trust completely."""
-    return pickle.dumps(squash_dates(obj), PICKLE_PROTOCOL)
+    return pickle.dumps(squash_dates_utc(obj), PICKLE_PROTOCOL)
 
 
 #: Unpack with pickle. It runs code from the data: only for peers you trust completely.
@@ -145,7 +145,7 @@ else:
 
     def msgpack_packer(obj: Any) -> bytes:
         """Pack with msgpack; datetimes become ISO strings as with the JSON packers."""
-        return msgpack.packb(obj, default=json_default, datetime=False)  # type: ignore[no-any-return]
+        return msgpack.packb(obj, default=json_default_utc, datetime=False)  # type: ignore[no-any-return]
 
     def msgpack_unpacker(data: Any) -> Any:
         """Unpack msgpack; maps with non-string keys are accepted."""

@@ -12,6 +12,7 @@ to read).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
@@ -45,7 +46,7 @@ from traitlets.log import get_logger
 from . import packers as _packers
 from ._version import protocol_version
 from .adapter import adapt
-from .jsonutil import extract_dates, json_clean, json_default, squash_dates
+from .jsonutil import extract_dates, json_clean, json_default, squash_dates, squash_dates_utc
 from .message import (
     Message,
     MsgIdFactory,
@@ -70,6 +71,9 @@ from .packers import (
 from .signing import DEFAULT_SCHEME, ReplayHistory, Signer, digest_for_scheme
 from .transport import DONE, arecv_frames, asend_frames, recv_frames, send_frames
 from .wire import DELIM, Codec, feed_identities
+
+#: What ``extract_dates`` is until someone replaces it here, as jupyter_client users do.
+_OWN_EXTRACT_DATES = extract_dates
 
 if has_msgpack:
     from .packers import msgpack_packer, msgpack_unpacker
@@ -678,9 +682,27 @@ class Session(Configurable):
         ``content=False`` peeks: the signature is verified but not recorded and the
         content stays packed. Buffers are memoryviews (zero-copy over zmq Frames).
         """
-        message = self._core.deserialize(msg_list, content)  # type: ignore[union-attr]
+        if extract_dates is _OWN_EXTRACT_DATES:  # two global reads: the hot path's only cost
+            message = self._core.deserialize(msg_list, content)  # type: ignore[union-attr]
+        else:
+            message = self._deserialize_with_replaced_dates(msg_list, content)
         if self._debug:
             pprint.pprint(message)
+        return message
+
+    def _deserialize_with_replaced_dates(
+        self, msg_list: Sequence[Any], content: bool
+    ) -> dict[str, Any]:
+        """Code written for jupyter_client turns date parsing off (or changes it) by replacing
+        the module-level ``extract_dates`` (ipyparallel does ``jupyter_client.session.
+        extract_dates = lambda obj: obj``); as there, the replacement gets header and
+        parent_header, unless ``parse_dates`` is off."""
+        undated_core = copy.copy(self._core)  # shares signer, packers and history
+        undated_core.parse_dates = False  # type: ignore[union-attr]
+        message = undated_core.deserialize(msg_list, content)  # type: ignore[union-attr]
+        if self.parse_dates:
+            message["header"] = extract_dates(message["header"])
+            message["parent_header"] = extract_dates(message["parent_header"])
         return message
 
     def unserialize(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -704,7 +726,7 @@ def _print_sent(msg: dict[str, Any], frames: list[Any]) -> None:
 
 def _squashing(pack: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
     def squashing_pack(obj: Any) -> bytes:
-        return pack(squash_dates(obj))
+        return pack(squash_dates_utc(obj))
 
     return squashing_pack
 

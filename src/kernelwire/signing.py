@@ -234,5 +234,21 @@ class ReplayHistory:
         with self._lock:
             return iter(list(self._entries))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to another history or a set holding the same signatures (order and bound
+        aside): jupyter_client's ``digest_history`` is a set, and code compares it to one."""
+        if isinstance(other, ReplayHistory):
+            return self._signatures() == other._signatures()
+        if isinstance(other, set | frozenset):
+            return self._signatures() == other
+        return NotImplemented
+
+    def _signatures(self) -> set[bytes]:
+        # list(dict) is one C call, so another thread's add cannot break the iteration
+        return set(list(self._entries))
+
+    #: Mutable and compared by content, like a set: not hashable.
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return f"<ReplayHistory {len(self._entries)}/{self.maxsize}>"

@@ -181,8 +181,8 @@ def send_frames(
 
 def recv_frames(socket: Any, mode: int = zmq.NOBLOCK, copy: bool = True) -> list[Any] | None:
     """One multipart message, or None when ``mode`` is NOBLOCK and nothing waits."""
-    if not isinstance(socket, _PLAIN_SOCKET):
-        socket = socket.socket  # a ZMQStream wraps its socket
+    if not isinstance(socket, _PLAIN_SOCKET) and not hasattr(socket, "recv_multipart"):
+        socket = socket.socket  # a ZMQStream wraps its socket (and cannot read itself)
     try:
         return _recv_multipart(sync_socket(socket), mode, copy)
     except zmq.Again:
