@@ -25,6 +25,7 @@ import zmq.asyncio
 
 from helpers import WAIT_MS, run
 from kernelwire.client.requests import Request
+from kernelwire.client.results import Comm
 from kernelwire.client.router import MessageRouter
 from kernelwire.errors import WireError
 from kernelwire.jsonutil import json_default, parse_date
@@ -272,6 +273,27 @@ def test_router_files_a_reply_with_unhashable_parent_id_under_no_request(
     real = reply_frames(kernel, "execute_reply", exchange.msg_id, {"status": "ok"})
     assert router.receive("shell", real) is not None
     assert exchange.reply is not None
+
+
+@pytest.mark.usefixtures("quiet_logs")
+def test_fuzzed_replies_are_filed_or_refused_by_the_router() -> None:
+    """The client's router on the same mutated frames, replies to a live request included:
+    each is filed (returned) or refused (None), and nothing is raised."""
+    rng = random.Random(8_3_6)
+    router = MessageRouter(Session(key=KEY, digest_history_size=0))
+    router.comms["c"] = Comm("c", "target", "")
+    kernel = Session(key=KEY)
+    for _ in range(FUZZ_COUNT // 10):
+        exchange, _ = router.request(Request("execute_request", {"code": "1"}))
+        msg = base_message(rng)
+        msg["parent_header"]["msg_id"] = exchange.msg_id
+        if rng.random() < 0.5:
+            frames = [DELIM, *json_mutated(rng, msg)]
+            frames.insert(1, sign(frames[1:]))
+        else:
+            frames = byte_mutated(rng, kernel.serialize(msg))
+        router.receive(rng.choice(["shell", "iopub", "control", "stdin"]), frames)
+    assert router.accepted and router.refused
 
 
 def test_router_ignores_an_unhashable_comm_id(caplog: pytest.LogCaptureFixture) -> None:

@@ -41,10 +41,11 @@ log = logging.getLogger("kernelwire.client")
 
 
 def _str_id(msg: dict[str, Any], where: str, value: Any) -> str | None:
-    """``value`` if it is a str id; else None (it names no request or comm: a signed
-    message may carry a list there, which is not even hashable), logged once here."""
-    if value is None or value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+    """``value`` if it is a str id (or None); else None, with a warning: a validly signed
+    message may still carry a list there, which names no request or comm (and is not even
+    hashable, so it cannot be looked up)."""
+    if value is None or isinstance(value, str):
+        return value
     log.warning(
         "%s from the kernel has a %s %s, not a str: it belongs to no request or comm",
         msg.get("msg_type"),
