@@ -86,6 +86,7 @@ def check_frames(frames: Sequence[Any]) -> None:
 
 
 def _check_frame(frames: Sequence[Any], frame: Any) -> None:
+    """Check one frame that is not bytes; its index is looked up only here, off the hot loop."""
     index = next(i for i, f in enumerate(frames) if f is frame)
     try:
         view = frame if frame.__class__ is memoryview else memoryview(frame)
