@@ -18,6 +18,8 @@ Date rules of Session and every packer:
   "local time of whichever machine packed it" is not a meaning a peer can recover).
 * On receipt, a string that matches the ISO 8601 timestamp pattern jupyter_client uses
   becomes an aware ``datetime``; a naive timestamp is read as UTC, with no warning.
+  One that names no instant a ``datetime`` holds (month 13, ``24:00:01``, the end of
+  9999-12-31) stays a string, where jupyter_client raises ValueError or OverflowError.
   The check is a few character tests, then the pattern, then ``datetime.fromisoformat``:
   no dateutil, so parsing costs well under a microsecond.
 """
@@ -77,7 +79,9 @@ if sys.version_info < (3, 11):
 
 def _end_of_day(s: str) -> datetime | None:
     """ISO 8601's ``24:00:00`` (the end of a day) as the next midnight, as dateutil reads
-    it (jupyter_client converts it); None for anything else fromisoformat refused."""
+    it (jupyter_client converts it); None for anything else fromisoformat refused, and for
+    the end of 9999-12-31, whose next midnight no datetime holds (jupyter_client raises
+    OverflowError there; a received header must not make the receiver raise)."""
     if s[11:13] != "24":
         return None
     try:
@@ -86,7 +90,10 @@ def _end_of_day(s: str) -> datetime | None:
         return None
     if dt.minute or dt.second or dt.microsecond:
         return None
-    return dt + timedelta(days=1)
+    try:
+        return dt + timedelta(days=1)
+    except OverflowError:
+        return None
 
 
 def _to_datetime(s: str) -> str | datetime:

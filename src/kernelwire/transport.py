@@ -18,7 +18,7 @@ Speed: pyzmq's ``send_multipart``/``recv_multipart`` spend most of their time in
 handling): about 6 us for the 7 frames of a small message, where the libzmq calls take
 1 us. On a plain ``zmq.Socket`` (exactly that class, so that subclasses such as
 zmq.green's keep their own send) the frames go straight to the backend's per-frame
-``send``/``recv``; the frames are checked by the Session beforehand.
+``send``/``recv``; ``send_frames`` checks the frames beforehand.
 
 On an asyncio socket, ``asend``/``arecv`` first try the libzmq socket directly without
 waiting, as pyzmq's own futures do, but only while no other coroutine waits on that
@@ -27,6 +27,11 @@ waiters is kept; after it, waiters on the other direction are woken the way pyzm
 them (reading ``EVENTS``), because a direct operation can consume the edge-triggered
 notification they wait for. Only when the socket is busy or full is a pyzmq future
 awaited. Should pyzmq's internals change shape, the direct try is skipped.
+
+Whole or nothing: every frame is checked (bytes-like, contiguous) before the first one is
+handed to libzmq. libzmq keeps the frames it took, so a bad identity or buffer found half way
+would otherwise reach the peer as a partial message (pyzmq's own ``send_multipart`` checks
+only for the buffer interface, and sends half of a message whose buffer is not contiguous).
 
 Relays: a buffer received with ``copy=False`` is a memoryview over a zmq Frame. Sent on
 without tracking, the Frame itself goes out: libzmq shares the message (a reference
@@ -71,6 +76,32 @@ def sync_socket(socket: Any) -> Any:
     return socket
 
 
+def check_frames(frames: Sequence[Any]) -> None:
+    """Raise, before anything is sent, when a frame cannot go out whole: TypeError for
+    one without the buffer interface (a str identity, None), ValueError for a buffer
+    that is not contiguous or a released memoryview."""
+    for frame in frames:
+        if frame.__class__ is not bytes:  # the Session's own frames: one test each
+            _check_frame(frames, frame)
+
+
+def _check_frame(frames: Sequence[Any], frame: Any) -> None:
+    """Check one frame that is not bytes; its index is looked up only here, off the hot loop."""
+    index = next(i for i, f in enumerate(frames) if f is frame)
+    try:
+        view = frame if frame.__class__ is memoryview else memoryview(frame)
+        contiguous = view.contiguous
+    except TypeError:
+        raise TypeError(
+            f"frame {index} of {len(frames)} is a {type(frame).__name__}, not bytes-like "
+            "(identities and buffers must be bytes): nothing was sent"
+        ) from None
+    except ValueError as exc:  # a released memoryview
+        raise ValueError(f"frame {index} of {len(frames)}: {exc}: nothing was sent") from None
+    if not contiguous:
+        raise ValueError(f"frame {index} of {len(frames)} is not contiguous: nothing was sent")
+
+
 def _tracked(frames: Sequence[Any]) -> tuple[list[zmq.Frame], zmq.MessageTracker]:
     """The frames as tracked zmq Frames (small ones copied, large ones shared with
     libzmq) and one tracker that is done when libzmq has released all of them."""
@@ -103,11 +134,12 @@ _PLAIN_SOCKET = zmq.Socket
 def _send_plain(
     socket: zmq.Socket[Any], frames: Sequence[Any], flags: int, copy: bool, track: bool
 ) -> None:
-    """``send_multipart`` frame by frame through the backend. libzmq takes a multipart
-    message whole or not at all: once the first frame is accepted (NOBLOCK may refuse it
-    with zmq.Again) the rest is too. A later frame that is not a buffer (a str identity)
-    fails after the first went out: an empty last frame then closes the message, so the
-    next one cannot be glued to it, and the error is raised."""
+    """``send_multipart`` frame by frame through the backend, for frames that passed
+    ``check_frames``. libzmq takes a multipart message whole or not at all: once the first
+    frame is accepted (NOBLOCK may refuse it with zmq.Again) the rest is too. Should a
+    later frame still fail (an exception from a signal handler, a socket closed by another
+    thread), an empty last frame closes the message, so the next one cannot be glued to
+    it, and the error is raised."""
     if len(frames) == 1:
         _send_one(socket, frames[0], flags, copy, track)
         return
@@ -165,7 +197,9 @@ def send_frames(
 ) -> zmq.MessageTracker:
     """Send ``frames`` as one multipart message, blocking at the high-water mark (a
     ZMQStream queues instead). Returns a real tracker only for ``track`` with ``copy``
-    off; ``DONE`` otherwise."""
+    off; ``DONE`` otherwise. A frame that cannot be sent raises (``check_frames``) and
+    nothing is sent."""
+    check_frames(frames)
     if not copy:
         if track:
             tracked, tracker = _tracked(frames)
@@ -207,6 +241,7 @@ async def asend_frames(
 ) -> zmq.MessageTracker:
     """Like ``send_frames``, but at the high-water mark the coroutine waits and the
     event loop keeps running. With NOBLOCK in ``flags`` a full queue raises ``zmq.Again``."""
+    check_frames(frames)
     tracker = DONE
     tracking = track and not copy
     if tracking:
@@ -275,4 +310,12 @@ async def arecv_frames(socket: Any, mode: int = 0, copy: bool = True) -> list[An
         await _until_ready(socket, zmq.POLLIN)
 
 
-__all__ = ["DONE", "arecv_frames", "asend_frames", "recv_frames", "send_frames", "sync_socket"]
+__all__ = [
+    "DONE",
+    "arecv_frames",
+    "asend_frames",
+    "check_frames",
+    "recv_frames",
+    "send_frames",
+    "sync_socket",
+]

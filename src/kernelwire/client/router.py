@@ -7,6 +7,7 @@ outputs to requests (by parent ``msg_id``) in exactly the same way.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,6 +36,23 @@ HEARTBEAT_INTERVAL = 1.0
 WAIT_SLICE = 0.25
 #: How long wait_for_ready waits for IOPub before it asks kernel_info again (seconds).
 IOPUB_RETRY = 0.5
+
+log = logging.getLogger("kernelwire.client")
+
+
+def _str_id(msg: dict[str, Any], where: str, value: Any) -> str | None:
+    """``value`` if it is a str id (or None); else None, with a warning: a validly signed
+    message may still carry a list there, which names no request or comm (and is not even
+    hashable, so it cannot be looked up)."""
+    if value is None or isinstance(value, str):
+        return value
+    log.warning(
+        "%s from the kernel has a %s %s, not a str: it belongs to no request or comm",
+        msg.get("msg_type"),
+        type(value).__name__,
+        where,
+    )
+    return None
 
 
 def input_prompt(input_request: dict[str, Any]) -> tuple[str, bool]:
@@ -203,7 +221,10 @@ class MessageRouter:
     ) -> InputHandler | None:
         """Who answers ``input_request``: the handler of the request that caused it, else
         ``default`` (the client's)."""
-        exchange = self.exchanges.get(input_request["parent_header"].get("msg_id", ""))
+        parent_id = _str_id(
+            input_request, "parent_header.msg_id", input_request["parent_header"].get("msg_id")
+        )
+        exchange = self.exchanges.get(parent_id) if parent_id else None
         handler = exchange.input_handler if exchange is not None else None
         return handler or default
 
@@ -224,7 +245,7 @@ class MessageRouter:
             self.last_refusal = Refusal(channel, exc)
             return None
         self.accepted += 1
-        parent_id = msg["parent_header"].get("msg_id")
+        parent_id = _str_id(msg, "parent_header.msg_id", msg["parent_header"].get("msg_id"))
         exchange = self.exchanges.get(parent_id) if parent_id else None
         if channel == "iopub":
             self.iopub_live = True
@@ -236,7 +257,8 @@ class MessageRouter:
     def _file_output(self, msg: dict[str, Any], exchange: Exchange | None) -> None:
         content = msg["content"]
         if msg["msg_type"] in ("comm_msg", "comm_close"):
-            comm = self.comms.get(content.get("comm_id", ""))
+            comm_id = _str_id(msg, "content.comm_id", content.get("comm_id"))
+            comm = self.comms.get(comm_id) if comm_id else None
             if comm is not None:
                 comm.received.append(msg)
                 comm.closed = comm.closed or msg["msg_type"] == "comm_close"
