@@ -20,9 +20,15 @@ from queue import Empty
 from typing import Any
 
 import pytest
+import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from kernelwire.connect import write_connection_file
+from kernelwire.connect import (
+    channel_url,
+    read_connection_file,
+    session_from_connection_info,
+    write_connection_file,
+)
 
 TIMEOUT = 30
 
@@ -287,4 +293,43 @@ def test_flushed_output_survives_os_exit(tmp_path: Path, run: int) -> None:
                 break
         assert kernel.process.wait(timeout=TIMEOUT) == 1
     finally:
+        _stop(kernel)
+
+
+def test_interrupting_a_printing_loop_never_sends_half_a_message(tmp_path: Path) -> None:
+    """A SIGINT lands, most of the time, while the cell's print is being published: the
+    message must still go out whole (a KeyboardInterrupt between two of its frames used
+    to leave a junk message on IOPub, which jupyter_client chokes on)."""
+    kernel = _launch(tmp_path)
+    info = read_connection_file(tmp_path / "connection.json")
+    session = session_from_connection_info(info, parse_dates=False)
+    context: zmq.Context[Any] = zmq.Context()
+    raw = context.socket(zmq.SUB)
+    raw.linger = 0
+    raw.setsockopt(zmq.SUBSCRIBE, b"")
+    raw.connect(channel_url(info, "iopub"))
+    kc = kernel.client
+    try:
+        raw.poll(TIMEOUT * 1000)  # its welcome: subscribed
+        for _ in range(20):
+            msg_id = kc.execute("while True:\n    print('x', flush=True)")
+            while True:  # the loop prints: interrupt it in the middle of that
+                msg = kc.get_iopub_msg(timeout=TIMEOUT)
+                if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                    break
+            kernel.process.send_signal(signal.SIGINT)
+            reply = kc.get_shell_msg(timeout=TIMEOUT)
+            while reply["parent_header"].get("msg_id") != msg_id:
+                reply = kc.get_shell_msg(timeout=TIMEOUT)
+            assert reply["content"]["ename"] == "KeyboardInterrupt"
+        _run(kc, "'settled'")  # everything before this is on the raw socket now
+        received = 0
+        while raw.poll(0):
+            frames = raw.recv_multipart()
+            _idents, parts = session.feed_identities(frames)  # raises on a junk message
+            session.deserialize(parts)  # and on a message glued to another
+            received += 1
+        assert received > 40
+    finally:
+        context.destroy(linger=0)
         _stop(kernel)

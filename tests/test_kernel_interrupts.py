@@ -7,6 +7,8 @@ can land before the cell's code starts, and must still interrupt that cell.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from kernelwire.kernel.interrupts import InterruptGate
@@ -52,3 +54,38 @@ def test_interrupt_after_the_code_is_dropped_with_the_request() -> None:
     gate.request_started()
     with gate.user_code():
         pass  # the next request is not hit by its predecessor's late interrupt
+
+
+def test_an_interrupt_during_deferred_work_is_raised_when_it_is_done() -> None:
+    """A message being sent from user code (a print) is never cut in half."""
+    gate = InterruptGate()
+    gate.request_started()
+    done = []
+    with pytest.raises(KeyboardInterrupt), gate.user_code():
+        with gate.deferred():
+            gate.on_signal()  # the SIGINT handler, between two frames of a message
+            done.append("the rest of the message")
+        done.append("after the message: not reached")
+    assert done == ["the rest of the message"]
+    assert not gate.in_user_code and not gate.pending
+
+
+def test_deferred_work_outside_user_code_or_in_another_thread_is_plain() -> None:
+    gate = InterruptGate()
+    gate.request_started()
+    with gate.deferred():  # not in user code: nothing changes
+        assert gate.on_signal() is True  # remembered for the request, as before
+    assert gate.pending
+    gate.request_finished()
+    gate.request_started()
+    seen = []
+
+    def in_thread() -> None:
+        with gate.deferred():
+            seen.append(gate.in_user_code)
+
+    with gate.user_code():
+        worker = threading.Thread(target=in_thread)
+        worker.start()
+        worker.join()
+    assert seen == [True]  # another thread does not touch the main thread's state

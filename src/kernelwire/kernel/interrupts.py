@@ -7,11 +7,17 @@ still between receiving the request and running the code. Such an interrupt is k
 raised as soon as user code starts, instead of being lost (which would leave the cell
 running for ever). An interrupt while no request is being handled is ignored.
 
+User code also calls into the kernel (``print`` publishes on IOPub, ``input()`` sends on
+stdin). A KeyboardInterrupt raised between two frames of a message would leave half a
+message on the socket, glued to whatever is sent next; such sends run ``deferred``: the
+interrupt is raised once the message is out.
+
 All methods run on the main thread: Python runs signal handlers there.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -54,3 +60,20 @@ class InterruptGate:
             yield
         finally:
             self.in_user_code = False
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Kernel work that must not be cut in half (sending a message's frames): an
+        interrupt arriving meanwhile is raised when it is done. Other threads, which never
+        get KeyboardInterrupt, and code outside user code pass straight through."""
+        if not self.in_user_code or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.in_user_code = False  # on_signal now only remembers (in_request is set)
+        try:
+            yield
+        finally:
+            self.in_user_code = True
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt

@@ -38,6 +38,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -97,6 +98,9 @@ class IOPubChannel:
         self._push.sndhwm = 0  # never drop output between threads
         self._push.connect(inproc)
         self._push_lock = threading.Lock()
+        #: Wraps every send, so that no interrupt cuts a message in half (the kernel sets
+        #: ``InterruptGate.deferred``; user code in the main thread publishes too).
+        self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
         self._pushed = 0  # messages queued so far (under _push_lock)
         self._forwarded = 0  # of those, how many are known to be written (see flush)
         self._forwarded_changed = threading.Condition()
@@ -124,7 +128,7 @@ class IOPubChannel:
         if log.isEnabledFor(logging.DEBUG):  # --debug traces every message sent
             log.debug("iopub -> %s", msg_type)
         ident = topic.encode() if topic is not None else self._topic_prefix + msg_type.encode()
-        with self._push_lock:
+        with self.guard(), self._push_lock:
             if self._push.closed:
                 log.warning("IOPub closed: dropped %s", msg_type)
                 return
@@ -143,7 +147,7 @@ class IOPubChannel:
         """Wait until every message published before this call has been written to the
         subscribers' connections; False if that did not happen within ``timeout`` or IOPub
         is not running."""
-        with self._push_lock:
+        with self.guard(), self._push_lock:
             if self._push.closed or not self._thread.is_alive():
                 return False
             target = self._pushed

@@ -126,6 +126,7 @@ class Kernel:
 
         self._parent: dict[str, Any] = {}
         self.interrupts = InterruptGate()
+        self.iopub.guard = self.stdin.guard = self.interrupts.deferred
         self._shutdown_requested = False
         self._stopping = threading.Event()
         self._finished = threading.Event()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import zmq
@@ -42,6 +43,8 @@ class StdinChannel:
         self.allowed = False
         #: Called before prompting, so output printed before ``input()`` shows first.
         self.before_request: Callable[[], None] = lambda: None
+        #: Wraps the send of ``input_request``, so that no interrupt cuts it in half.
+        self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     def begin(self, idents: list[bytes], parent: dict[str, Any], allowed: bool) -> None:
         """Route the next input requests to the sender of ``parent``."""
@@ -62,13 +65,14 @@ class StdinChannel:
         self.before_request()
         # Replies to an earlier, abandoned request must not answer this one.
         self.discard_unexpected()
-        self.session.send(
-            self.socket,
-            "input_request",
-            {"prompt": str(prompt), "password": bool(password)},
-            parent=self.parent,
-            ident=self.idents,
-        )
+        with self.guard():
+            self.session.send(
+                self.socket,
+                "input_request",
+                {"prompt": str(prompt), "password": bool(password)},
+                parent=self.parent,
+                ident=self.idents,
+            )
         while True:
             frames = self.socket.recv_multipart(copy=False)
             try:
