@@ -5,12 +5,16 @@ is not a package, pytest puts this folder on sys.path, so tests ``import helpers
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import zmq
+
+from kernelwire.connect import channel_url
 
 WAIT_MS = 10_000
 RUN_TIMEOUT = 20.0
@@ -67,3 +71,29 @@ def run(coro_fn: Callable[[], Awaitable[Any]], timeout: float = RUN_TIMEOUT) -> 
         return await asyncio.wait_for(coro_fn(), timeout)
 
     return asyncio.run(bounded())
+
+
+def wait_until_serving(
+    info: dict[str, Any], process: subprocess.Popen[Any], timeout: float = 60.0
+) -> None:
+    """Wait until a kernel launched by hand answers a heartbeat.
+
+    A jupyter_client BlockingKernelClient without a KernelManager judges liveness by its
+    heartbeat alone, and one ping unanswered for a second reads as death: its
+    wait_for_ready then raises "Kernel died before replying to kernel_info". A kernel still
+    starting (more than a second on a loaded machine) is not dead; attach such a client
+    once the kernel serves, as a frontend attaching to an existing kernel does.
+    """
+    context: zmq.Context[Any] = zmq.Context()
+    req = context.socket(zmq.REQ)
+    req.linger = 0
+    try:
+        req.connect(channel_url(info, "hb"))
+        req.send(b"ping")
+        deadline = time.monotonic() + timeout
+        while not req.poll(100):
+            assert process.poll() is None, f"the kernel exited with code {process.returncode}"
+            assert time.monotonic() < deadline, "the kernel did not answer a heartbeat"
+    finally:
+        req.close()
+        context.term()

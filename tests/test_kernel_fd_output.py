@@ -23,6 +23,7 @@ import pytest
 import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 
+from helpers import wait_until_serving
 from kernelwire.connect import (
     channel_url,
     read_connection_file,
@@ -44,18 +45,19 @@ class RunningKernel:
 
 
 def _launch(tmp_path: Path, env: dict[str, str] | None = None) -> RunningKernel:
-    path, _info = write_connection_file(tmp_path / "connection.json")
+    path, info = write_connection_file(tmp_path / "connection.json")
     stdout, stderr = tmp_path / "kernel.out", tmp_path / "kernel.err"
     argv = [sys.executable, "-m", "kernelwire.kernel", "-f", path]
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
     client = BlockingKernelClient()
     client.load_connection_file(path)
-    client.start_channels()
     kernel = RunningKernel(process, client, stdout, stderr)
     try:
+        wait_until_serving(info, process)
+        client.start_channels()
         client.wait_for_ready(timeout=TIMEOUT)
-    except RuntimeError:
+    except BaseException:
         _stop(kernel)
         raise
     return kernel

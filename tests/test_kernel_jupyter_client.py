@@ -29,6 +29,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session as JCSession
 
+from helpers import wait_until_serving
 from kernelwire.connect import channel_url, write_connection_file
 
 INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
@@ -664,30 +665,6 @@ def test_heartbeat_echoes(kernel: tuple[KernelManager, BlockingKernelClient]) ->
         context.term()
 
 
-def _wait_until_serving(info: dict[str, Any], process: subprocess.Popen[Any]) -> None:
-    """Wait until a kernel we launched by hand answers heartbeats.
-
-    A BlockingKernelClient without a KernelManager judges liveness by its heartbeat alone,
-    and one ping unanswered for a second reads as death: its wait_for_ready then raises
-    "Kernel died before replying to kernel_info". A kernel still starting (more than a
-    second on a loaded machine) is not dead; attach such a client once the kernel serves,
-    as a frontend attaching to an existing kernel does.
-    """
-    context = zmq.Context()
-    req = context.socket(zmq.REQ)
-    req.linger = 0
-    try:
-        req.connect(channel_url(info, "hb"))
-        req.send(b"ping")
-        deadline = time.monotonic() + TIMEOUT
-        while not req.poll(100):
-            assert process.poll() is None, f"the kernel exited with code {process.returncode}"
-            assert time.monotonic() < deadline, "the kernel did not answer a heartbeat"
-    finally:
-        req.close()
-        context.term()
-
-
 def test_manual_launch_over_ipc_and_shutdown(tmp_path: Path) -> None:
     """A connection file written by kernelwire.connect (ipc transport), the kernel
     started by hand, a BlockingKernelClient that connects to it without a manager."""
@@ -696,7 +673,7 @@ def test_manual_launch_over_ipc_and_shutdown(tmp_path: Path) -> None:
     )
     log = open(tmp_path / "kernel.log", "w")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen([sys.executable, "-m", "kernelwire.kernel", "-f", path], stderr=log)
-    _wait_until_serving(info, process)
+    wait_until_serving(info, process)
     kc = BlockingKernelClient()
     kc.load_connection_file(path)
     kc.start_channels()
@@ -731,7 +708,7 @@ def test_interrupt_works_when_the_launcher_blocks_sigint(tmp_path: Path) -> None
     process = subprocess.Popen(
         [sys.executable, "-c", BLOCK_SIGINT_THEN_KERNEL, path], stderr=subprocess.DEVNULL
     )
-    _wait_until_serving(info, process)
+    wait_until_serving(info, process)
     kc = BlockingKernelClient()
     kc.load_connection_file(path)
     kc.start_channels()

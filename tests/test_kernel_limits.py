@@ -30,6 +30,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.session import Session as JCSession
 from zmq.utils.monitor import recv_monitor_message
 
+from helpers import wait_until_serving
 from kernelwire.connect import channel_url, write_connection_file
 
 ENV_VAR = "KERNELWIRE_LIMITS"  # the documented interface, spelled out
@@ -71,8 +72,9 @@ def _start(tmp_path: Path, limits: str = "") -> Iterator[RunningKernel]:
         )
     client = BlockingKernelClient()
     client.load_connection_file(path)
-    client.start_channels()
     try:
+        wait_until_serving(info, process)
+        client.start_channels()
         client.wait_for_ready(timeout=TIMEOUT)
         yield RunningKernel(process, client, info, log_path)
     finally:
