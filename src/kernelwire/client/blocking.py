@@ -19,6 +19,7 @@ from .router import (
     EOF_INPUT,
     HEARTBEAT_INTERVAL,
     IOPUB_RETRY,
+    PUMP_BATCH,
     REQUEST_TIMEOUT,
     Exchange,
     InputHandler,
@@ -122,7 +123,8 @@ class BlockingClient(KernelChannels):
         for socket, channel in self._channels.items():
             if socket not in ready:
                 continue
-            while True:
+            # A batch at a time: draining a flooded socket dry could take forever.
+            for _ in range(PUMP_BATCH):
                 try:
                     frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
                 except zmq.Again:
@@ -173,10 +175,13 @@ class BlockingClient(KernelChannels):
         """Handle messages until ``exchange`` is done; bounded by ``timeout`` seconds (None:
         no bound, but the kernel's death or a refused reply still ends the wait)."""
         wait = self.router.wait(exchange, timeout, what)
-        while not exchange.done:
-            wait.check_refusals()
-            self._check_kernel()
-            self._pump(wait.next_slice())
+        try:
+            while not wait.finished():
+                wait.check_refusals()
+                self._check_kernel()
+                self._pump(wait.next_slice())
+        finally:
+            wait.end()
 
     def _ask(self, request: Request, timeout: float | None) -> dict[str, Any]:
         """Send ``request`` and return its reply."""
