@@ -206,8 +206,9 @@ class BlockingClient(KernelChannels):
     ) -> ExecutionResult:
         """Run ``code``; returns the reply and the IOPub messages of the request, collected
         until the kernel reports idle for it. ``output_callback`` sees each IOPub message
-        as it arrives. stdin is allowed when an input handler is given (here or on the
-        client) unless ``allow_stdin`` says otherwise."""
+        as it arrives; if it raises, this call raises that error (once) and the request's
+        later outputs are only kept. stdin is allowed when an input handler is given (here
+        or on the client) unless ``allow_stdin`` says otherwise."""
         handler = input_handler or self.input_handler
         request = requests.execute(
             code,
@@ -312,7 +313,9 @@ class BlockingClient(KernelChannels):
     ) -> list[dict[str, Any]]:
         """Wait until the request ``msg_id`` (one of the last few hundred sent) is complete:
         the kernel reported idle for it (and replied, if it has a reply). Returns the IOPub
-        messages it caused; use it to resume a request after a timeout, or for comms."""
+        messages it caused; use it to resume a request after a timeout, or for comms.
+        (What arrived while no call waited for the request is held up to
+        ``UNCLAIMED_OUTPUTS`` messages over all requests, the oldest dropped first.)"""
         exchange = self.router.exchange(msg_id)
         self._wait(exchange, timeout, f"idle status for {exchange.msg_type}")
         return exchange.outputs
