@@ -115,6 +115,21 @@ def test_a_callback_error_is_raised_by_its_own_request_only(reference_kernel: An
     run(scenario())
 
 
+def test_async_client_recovers_after_an_input_handler_raised(reference_kernel: Any) -> None:
+    def broken_handler(prompt: str, password: bool) -> str:
+        raise ValueError("handler broke")
+
+    async def scenario() -> None:
+        async with AsyncClient(reference_kernel.info, kernel=reference_kernel) as client:
+            await client.wait_for_ready(READY_TIMEOUT)
+            with pytest.raises(ValueError, match="handler broke"):
+                await client.execute("input('? ')", input_handler=broken_handler, timeout=60)
+            result = await client.execute("40 + 2", timeout=60)
+            assert result.result == {"text/plain": "42"}
+
+    run(scenario())
+
+
 def test_blocking_client_raises_a_callback_error_once(reference_kernel: Any) -> None:
     with BlockingClient(reference_kernel.info, kernel=reference_kernel) as client:
         client.wait_for_ready(READY_TIMEOUT)
