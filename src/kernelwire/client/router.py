@@ -53,6 +53,12 @@ def input_prompt(input_request: dict[str, Any]) -> tuple[str, bool]:
     return content.get("prompt", ""), bool(content.get("password"))
 
 
+def _log_once(count: int, message: str, *args: Any) -> None:
+    """A warning for the first drop of a kind, debug lines after it: a peer repeating
+    itself must not flood the log (the router's counters hold the totals)."""
+    log.log(logging.WARNING if count == 1 else logging.DEBUG, message, *args)
+
+
 def _not_ready_message(timeout: float, alive: bool) -> str:
     """Why wait_for_ready gave up, judging by whether the heartbeat answers."""
     if not alive:
@@ -190,8 +196,10 @@ class MessageRouter:
         self.unclaimed_limit = UNCLAIMED_OUTPUTS
         #: How many unclaimed messages were dropped for the limit.
         self.dropped_unclaimed = 0
-        #: Replies dropped because their request already had one (the first one stands).
+        #: Replies dropped because their request already had one (the first one stands),
+        #: and validly signed copies of messages already received.
         self.duplicate_replies = 0
+        self.replayed = 0
 
     def request(
         self,
@@ -280,7 +288,8 @@ class MessageRouter:
         except DuplicateSignature:
             # Validly signed, so no sign of a wrong key: a resent copy of a message already
             # handled. Counted as refused, it would fail whichever wait it lands in.
-            log.warning("dropped a replayed message on %s: a copy of one already received", channel)
+            self.replayed += 1
+            _log_once(self.replayed, "dropped a replayed message on %s", channel)
             return None
         except WireError as exc:
             self.refused += 1
@@ -298,7 +307,8 @@ class MessageRouter:
             if exchange.reply is not None:
                 # The first reply stands, however late the second arrives.
                 self.duplicate_replies += 1
-                log.warning(
+                _log_once(
+                    self.duplicate_replies,
                     "dropped a second %s on %s for request %s (the first reply stands)",
                     msg["msg_type"],
                     channel,
@@ -339,13 +349,13 @@ class MessageRouter:
     def _hold_unclaimed(self, parent_id: str, msg: dict[str, Any]) -> None:
         self.unclaimed.append((parent_id, msg))
         while len(self.unclaimed) > self.unclaimed_limit:
-            if not self.dropped_unclaimed:
-                log.warning(
-                    "more than %d IOPub messages arrived for requests no call waits for: "
-                    "the oldest are dropped",
-                    self.unclaimed_limit,
-                )
             self.dropped_unclaimed += 1
+            _log_once(
+                self.dropped_unclaimed,
+                "more than %d IOPub messages arrived for requests no call waits for: "
+                "the oldest are dropped",
+                self.unclaimed_limit,
+            )
             self.unclaimed.popleft()
 
     def check_refusals(self, replies_refused_before: int, what: str) -> None:
