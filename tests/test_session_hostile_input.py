@@ -28,7 +28,7 @@ from kernelwire.client.requests import Request
 from kernelwire.client.results import Comm
 from kernelwire.client.router import MessageRouter
 from kernelwire.errors import WireError
-from kernelwire.jsonutil import json_default, parse_date
+from kernelwire.jsonutil import json_default, parse_date_utc
 from kernelwire.session import DELIM, Session
 
 KEY = b"hostile-input-key-7c1d"
@@ -222,9 +222,10 @@ def test_fuzzed_frames_give_a_message_or_a_wire_error() -> None:
     "text", ["9999-12-31T24:00:00", "9999-12-31T24:00:00Z", "9999-12-31T24:00:00+01:00"]
 )
 def test_end_of_day_past_the_last_representable_day_stays_a_string(text: str) -> None:
-    """jupyter_client 8.10 raises OverflowError here; kernelwire keeps the string, as it
-    does for any timestamp-shaped string that names no representable instant."""
-    assert parse_date(text) == text
+    """jupyter_client 8.10 raises OverflowError here, and so does kernelwire's
+    jupyter_client-named ``parse_date``, which matches it; the Session's own parser keeps
+    the string, as it does for any timestamp-shaped string that names no instant."""
+    assert parse_date_utc(text) == text
 
 
 @pytest.mark.parametrize("parse_dates", [True, False])
@@ -240,7 +241,7 @@ def test_signed_message_with_overflowing_date_is_received(parse_dates: bool) -> 
 
 
 def test_end_of_day_within_range_still_converts() -> None:
-    parsed = parse_date("2026-01-01T24:00:00Z")
+    parsed = parse_date_utc("2026-01-01T24:00:00Z")
     assert isinstance(parsed, datetime)
     assert (parsed.year, parsed.month, parsed.day, parsed.hour) == (2026, 1, 2, 0)
 
