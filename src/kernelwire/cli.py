@@ -41,6 +41,7 @@ from .client import (
 )
 from .connect import ConnectionFileError, read_connection_file
 from .kernelspec import KernelSpecError, NoSuchKernel, get_kernel_spec
+from .protocol import is_binary_mime
 
 EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
 #: A closed stdout or stderr: what a shell reports for a tool killed by SIGPIPE.
@@ -51,8 +52,6 @@ STOP_GRACE = 2.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-#: MIME types written as text when saved; every other non-JSON type is base64 on the wire.
-_TEXT_MIME = {"image/svg+xml", "application/javascript"}
 _EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -145,17 +144,13 @@ def _say(text: str) -> None:
         pass
 
 
-def _is_text(mime: str) -> bool:
-    return mime.startswith("text/") or mime in _TEXT_MIME
-
-
 def _payload(mime: str, value: Any) -> bytes:
     """The bytes a MIME bundle entry stands for (base64 decoded for binary types)."""
     if mime == "application/json" or mime.endswith("+json"):
         return json.dumps(value, indent=1).encode()
     if isinstance(value, list):  # some kernels split text into lines
         value = "".join(value)
-    if _is_text(mime):
+    if not is_binary_mime(mime):
         return str(value).encode()
     try:
         return base64.b64decode(str(value), validate=False)

@@ -16,13 +16,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .errors import WireError
+from .protocol import CHANNELS
 from .signing import DEFAULT_SCHEME, digest_for_scheme
 
 if TYPE_CHECKING:
     from .session import Session
 
 #: The channels of a kernel, in the order their ports are allocated.
-CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 PORT_FIELDS = tuple(f"{channel}_port" for channel in CHANNELS)
 TRANSPORTS = ("tcp", "ipc")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DuplicateSignature, WireError
-from ..protocol import EOF_INPUT
+from ..protocol import EOF_INPUT, reply_type
 from ..session import Session
 from ..wire import feed_identities
 from .errors import KernelTimeout, MessageRefused
@@ -115,7 +115,7 @@ class Exchange:
     @property
     def awaited(self) -> str:
         """What completes this exchange, for timeout messages."""
-        reply = self.msg_type.replace("_request", "_reply")
+        reply = reply_type(self.msg_type) or self.msg_type
         if not self.wants_idle:
             return reply
         return (

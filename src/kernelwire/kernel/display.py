@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..protocol import is_binary_mime
+
 #: ``_repr_<format>_`` methods and the MIME type each produces, in display priority order.
 REPR_METHODS = (
     ("_repr_html_", "text/html"),
@@ -32,8 +34,6 @@ REPR_METHODS = (
     ("_repr_javascript_", "application/javascript"),
     ("_repr_pdf_", "application/pdf"),
 )
-#: MIME types whose data is binary: bytes become base64 text on the wire.
-BINARY_MIMES = frozenset({"image/png", "image/jpeg", "application/pdf"})
 
 Bundle = dict[str, Any]
 Publisher = Callable[[str, dict[str, Any]], None]
@@ -113,7 +113,7 @@ def _wire_value(mime: str, value: Any) -> Any:
     """A repr method's result as it goes on the wire (bytes are base64 for binary types)."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
-        if mime in BINARY_MIMES:
+        if is_binary_mime(mime):
             return base64.b64encode(raw).decode("ascii")
         return raw.decode("utf-8", "replace")
     return value
@@ -289,7 +289,6 @@ def clear_output(wait: bool = False) -> None:
 
 
 __all__ = [
-    "BINARY_MIMES",
     "REPR_METHODS",
     "DisplayHandle",
     "add_after_cell",

@@ -35,6 +35,7 @@ import zmq
 from .._version import __version__, protocol_version
 from ..connect import channel_url, session_from_connection_info
 from ..errors import BadFrame, WireError
+from ..protocol import CHANNELS, reply_type
 from .comm import CommManager
 from .display import clear_output, display, format_object, run_after_cell, set_publisher
 from .execution import CellOutcome, Executor, error_content
@@ -427,12 +428,12 @@ class Kernel:
         content: dict[str, Any],
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        reply_type = parent["msg_type"].rsplit("_request", 1)[0] + "_reply"
+        msg_type = reply_type(parent["msg_type"])
+        if msg_type is None:  # only requests are answered (validation let nothing else in)
+            return
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s -> %s", "shell" if socket is self.shell else "control", reply_type)
-        self.session.send(
-            socket, reply_type, content, parent=parent, ident=idents, metadata=metadata
-        )
+            log.debug("%s -> %s", "shell" if socket is self.shell else "control", msg_type)
+        self.session.send(socket, msg_type, content, parent=parent, ident=idents, metadata=metadata)
 
     # ------------------------------------------------------------------ publishing
 
@@ -620,10 +621,7 @@ class Kernel:
             self.comms.handle_close(msg)
 
     def _connect(self, socket: zmq.Socket[Any], idents: list[bytes], msg: dict[str, Any]) -> None:
-        ports = {
-            f"{channel}_port": self.connection_info[f"{channel}_port"]
-            for channel in ("shell", "iopub", "stdin", "control", "hb")
-        }
+        ports = {f"{channel}_port": self.connection_info[f"{channel}_port"] for channel in CHANNELS}
         self._reply(socket, idents, msg, {"status": "ok", **ports})
 
     # ---------------------------------------------------------------------- control
