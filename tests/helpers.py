@@ -5,6 +5,7 @@ is not a package, pytest puts this folder on sys.path, so tests ``import helpers
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 import uuid
@@ -97,3 +98,38 @@ def wait_until_serving(
     finally:
         req.close()
         context.term()
+
+
+def start_managed_kernel(
+    kernel_name: str, spec_dir: str | None = None, timeout: float = 30.0, **start_kwargs: Any
+) -> tuple[Any, Any]:
+    """A jupyter_client KernelManager and a ready BlockingKernelClient for the kernelspec
+    ``kernel_name``, looked up in ``spec_dir`` first (JUPYTER_PATH, restored afterwards);
+    ``start_kwargs`` go to ``start_kernel`` (env, stderr...)."""
+    from jupyter_client.manager import KernelManager
+
+    saved = os.environ.get("JUPYTER_PATH")
+    if spec_dir is not None:
+        os.environ["JUPYTER_PATH"] = spec_dir
+    try:
+        km = KernelManager(kernel_name=kernel_name)
+        km.start_kernel(**start_kwargs)
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+    except BaseException:
+        stop_managed_kernel((km, kc))
+        raise
+    return km, kc
+
+
+def stop_managed_kernel(kernel: tuple[Any, Any], now: bool = True) -> None:
+    km, kc = kernel
+    kc.stop_channels()
+    km.shutdown_kernel(now=now)

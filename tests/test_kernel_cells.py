@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import inspect
 import linecache
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
+from helpers import start_managed_kernel, stop_managed_kernel
 from kernelwire.kernel.execution import Executor
 from kernelwire.kernel.history import History
 
@@ -37,32 +37,10 @@ Kernel = tuple[KernelManager, BlockingKernelClient]
 
 
 def _start(kernel_name: str, spec_dir: str | None = None) -> Kernel:
-    saved = os.environ.get("JUPYTER_PATH")
-    if spec_dir is not None:
-        os.environ["JUPYTER_PATH"] = spec_dir
-    try:
-        km = KernelManager(kernel_name=kernel_name)
-        km.start_kernel(stderr=subprocess.DEVNULL)
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=TIMEOUT)
-    except RuntimeError:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        raise
-    return km, kc
+    return start_managed_kernel(kernel_name, spec_dir, TIMEOUT, stderr=subprocess.DEVNULL)
 
 
-def _stop(kernel: Kernel) -> None:
-    km, kc = kernel
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
+_stop = stop_managed_kernel
 
 
 @pytest.fixture(scope="module")

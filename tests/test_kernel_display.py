@@ -24,6 +24,8 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
+from helpers import start_managed_kernel, stop_managed_kernel
+
 INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
 KERNEL_NAME = "kernelwire-display-tests"
 TIMEOUT = 60
@@ -54,31 +56,10 @@ def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _start(kernel_name: str, env: dict[str, str], spec_dir: str | None = None) -> Kernel:
-    saved = os.environ.get("JUPYTER_PATH")
-    if spec_dir is not None:
-        os.environ["JUPYTER_PATH"] = spec_dir
-    try:
-        km = KernelManager(kernel_name=kernel_name)
-        km.start_kernel(env=env)
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=TIMEOUT)
-    except RuntimeError:
-        _stop((km, kc))
-        raise
-    return km, kc
+    return start_managed_kernel(kernel_name, spec_dir, TIMEOUT, env=env)
 
 
-def _stop(kernel: Kernel) -> None:
-    km, kc = kernel
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
+_stop = stop_managed_kernel
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session as JCSession
 
-from helpers import wait_until_serving
+from helpers import start_managed_kernel, wait_until_serving
 from kernelwire.connect import channel_url, write_connection_file
 
 INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
@@ -51,25 +51,9 @@ def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _start(spec_dir: str, log: Any = None) -> tuple[KernelManager, BlockingKernelClient]:
     """Start a kernel (its stderr, where it logs, into the file ``log`` when given)."""
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = spec_dir
-    try:
-        km = KernelManager(kernel_name=KERNEL_NAME)
-        km.start_kernel(**({"stderr": log} if log is not None else {}))
-    finally:
-        if saved is None:
-            del os.environ["JUPYTER_PATH"]
-        else:
-            os.environ["JUPYTER_PATH"] = saved
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=TIMEOUT)
-    except RuntimeError:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        raise
-    return km, kc
+    return start_managed_kernel(
+        KERNEL_NAME, spec_dir, TIMEOUT, **({"stderr": log} if log is not None else {})
+    )
 
 
 @pytest.fixture(scope="module")
