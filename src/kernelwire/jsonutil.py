@@ -34,7 +34,7 @@ import time
 import types
 import warnings
 from binascii import b2a_base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -107,6 +107,18 @@ def _to_datetime(s: str) -> str | datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=utc)
 
 
+def _convert_leaves(obj: Any, leaf: type, convert: Callable[[Any], Any]) -> Any:
+    """A copy of ``obj`` with ``convert`` applied to each ``leaf`` instance at any depth of
+    dicts, lists and tuples (tuples become lists, as in jupyter_client)."""
+    if isinstance(obj, dict):
+        return {k: _convert_leaves(v, leaf, convert) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_convert_leaves(o, leaf, convert) for o in obj]
+    if isinstance(obj, leaf):
+        return convert(obj)
+    return obj
+
+
 def parse_date_utc(s: str | None) -> str | datetime | None:
     """Return an aware datetime if ``s`` is an ISO 8601 timestamp (naive: UTC), else ``s``
     unchanged: the receive path's rule, never a warning or an error."""
@@ -118,13 +130,7 @@ def parse_date_utc(s: str | None) -> str | datetime | None:
 def extract_dates_utc(obj: Any) -> Any:
     """Return a copy of ``obj`` with ISO 8601 strings (at any depth) turned into datetimes
     by ``parse_date_utc``."""
-    if isinstance(obj, dict):
-        return {k: extract_dates_utc(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [extract_dates_utc(o) for o in obj]
-    if isinstance(obj, str):
-        return parse_date_utc(obj)
-    return obj
+    return _convert_leaves(obj, str, parse_date_utc)
 
 
 def extract_dates_inplace(d: dict[str, Any]) -> dict[str, Any]:
@@ -172,13 +178,7 @@ def format_date(dt: date) -> str:
 def squash_dates_utc(obj: Any) -> Any:
     """Return a copy of ``obj`` with datetimes (at any depth) turned into ISO 8601 strings
     by ``format_date`` (naive ones as UTC)."""
-    if isinstance(obj, dict):
-        return {k: squash_dates_utc(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [squash_dates_utc(o) for o in obj]
-    if isinstance(obj, datetime):
-        return format_date(obj)
-    return obj
+    return _convert_leaves(obj, datetime, format_date)
 
 
 def json_default_utc(obj: Any) -> Any:
@@ -314,6 +314,8 @@ def parse_date(s: str | None) -> str | datetime | None:
 def extract_dates(obj: Any) -> Any:
     """jupyter_client's ``extract_dates``: a copy of ``obj`` with ``parse_date`` applied to
     every string at any depth (tuples become lists)."""
+    # Its own recursion, not _convert_leaves: parse_date's DeprecationWarning points
+    # ``stacklevel`` frames up, which must land where jupyter_client's does.
     if isinstance(obj, dict):
         return {k: extract_dates(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -326,13 +328,7 @@ def extract_dates(obj: Any) -> Any:
 def squash_dates(obj: Any) -> Any:
     """jupyter_client's ``squash_dates``: a copy of ``obj`` with datetimes as ``isoformat()``
     (naive ones stay naive; UTC is written ``+00:00``)."""
-    if isinstance(obj, dict):
-        return {k: squash_dates(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [squash_dates(o) for o in obj]
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    return obj
+    return _convert_leaves(obj, datetime, lambda dt: dt.isoformat())
 
 
 def json_default(obj: Any) -> Any:
