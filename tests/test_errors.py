@@ -141,6 +141,16 @@ def test_bad_frame_is_named(session: Session, frame: str, packed: bytes, reason:
     assert reason in str(info.value)
 
 
+def test_null_parent_header_and_metadata_read_as_empty(session: Session) -> None:
+    """xeus-python 0.19 sends its iopub_welcome with ``null`` parent header and metadata;
+    they mean "none", as an empty dict does (the content must still be a dict)."""
+    header = b'{"msg_id": "m", "msg_type": "iopub_welcome", "version": "5.6"}'
+    frames = sign_parts(session, header, b"null", b"null", b'{"subscription": ""}')
+    msg = session.deserialize(frames)
+    assert (msg["parent_header"], msg["metadata"]) == ({}, {})
+    assert msg["content"] == {"subscription": ""}
+
+
 def test_bad_msgpack_frame_is_named() -> None:
     session = Session(key=KEY, packer="msgpack")
     header = session.pack({"msg_id": "m", "msg_type": "status", "version": "5.5"})

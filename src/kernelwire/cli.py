@@ -241,17 +241,20 @@ def terminal_input(prompt: str, password: bool) -> str:
     return getpass.getpass(prompt) if password else input(prompt)
 
 
-def _kernel_command(name: str | None) -> tuple[Sequence[str], dict[str, str], str]:
-    """argv, env and resource_dir of a kernelspec (None: the reference kernel)."""
+def _kernel_command(name: str | None) -> tuple[Sequence[str], dict[str, str], str, bool]:
+    """argv, env, resource_dir and handshake support of a kernelspec (None: the reference
+    kernel)."""
     if name is None:
-        return REFERENCE_KERNEL_ARGV, {}, ""
+        return REFERENCE_KERNEL_ARGV, {}, "", False
     spec = get_kernel_spec(name)
-    return spec.argv, spec.env, spec.resource_dir
+    return spec.argv, spec.env, spec.resource_dir, spec.supports_handshake
 
 
 def _start(args: argparse.Namespace) -> KernelProcess:
-    argv, env, resource_dir = _kernel_command(args.kernel)
+    argv, env, resource_dir, handshake = _kernel_command(args.kernel)
     connection_file = getattr(args, "connection_file", None)
+    # A file we did not write is used as it is, and left in place afterwards.
+    use_existing_file = connection_file is not None and os.path.exists(connection_file)
     return start_kernel(
         argv,
         connection_file=connection_file,
@@ -259,8 +262,8 @@ def _start(args: argparse.Namespace) -> KernelProcess:
         signature_scheme=args.signature_scheme,
         env=env,
         resource_dir=resource_dir,
-        # A file we did not write is used as it is, and left in place afterwards.
-        use_existing_file=connection_file is not None and os.path.exists(connection_file),
+        use_existing_file=use_existing_file,
+        handshake=handshake and not use_existing_file,
     )
 
 

@@ -44,6 +44,18 @@ class KernelSpec:
     env: dict[str, str] = field(default_factory=dict)
     #: Anything else the kernelspec declares.
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The protocol version the kernel declares (``""`` when it does not).
+    kernel_protocol_version: str = ""
+
+    @property
+    def supports_handshake(self) -> bool:
+        """Whether the kernel declares protocol 5.6 or later, so it can be started with a
+        registration file (the startup handshake) instead of a connection file."""
+        try:
+            version = tuple(int(part) for part in self.kernel_protocol_version.split(".")[:2])
+        except ValueError:
+            return False
+        return version >= (5, 6)
 
 
 def kernel_dirs() -> list[str]:
@@ -102,6 +114,7 @@ def load_kernel_spec(name: str, resource_dir: str) -> KernelSpec:
         interrupt_mode=str(data.get("interrupt_mode", "signal")),
         env=env,
         metadata=data.get("metadata") or {},
+        kernel_protocol_version=str(data.get("kernel_protocol_version", "")),
     )
 
 

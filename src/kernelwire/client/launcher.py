@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..connect import PORT_FIELDS, read_connection_file, write_connection_file
+from ..handshake import write_registration_file
 from ..signing import DEFAULT_SCHEME
 from .errors import KernelStartError
+from .registrar import Registrar
 
 #: The reference kernel's command line; ``{connection_file}`` is filled in at start.
 REFERENCE_KERNEL_ARGV = ("python", "-m", "kernelwire.kernel", "-f", "{connection_file}")
@@ -145,6 +148,8 @@ def start_kernel(
     cwd: str | None = None,
     resource_dir: str = "",
     use_existing_file: bool = False,
+    handshake: bool = False,
+    startup_timeout: float = 60.0,
 ) -> KernelProcess:
     """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
 
@@ -163,7 +168,29 @@ def start_kernel(
     program, not the kernel. Its output is captured (see ``KernelProcess.output``).
     ``JPY_PARENT_PID`` tells kernels that watch their parent (ipykernel and the reference
     kernel do) to exit if this program dies without cleaning up.
+
+    With ``handshake`` (protocol 5.6, for kernels that declare it; tcp only), the kernel is
+    given a registration file instead: it binds five ports of its own choosing and reports
+    them to a registration socket bound here, so no port can be taken between choosing and
+    binding. This call then waits up to ``startup_timeout`` seconds for that report before
+    writing the connection file for clients (KernelStartError if the kernel exits or stays
+    silent).
     """
+    if handshake:
+        if use_existing_file or transport != "tcp":
+            raise ValueError("handshake needs a new connection file and the tcp transport")
+        return _start_with_handshake(
+            argv,
+            connection_file=connection_file,
+            kernel_name=kernel_name,
+            signature_scheme=signature_scheme,
+            key=key if key is not None else str(uuid.uuid4()),
+            ip=ip,
+            env=env,
+            cwd=cwd,
+            resource_dir=resource_dir,
+            timeout=startup_timeout,
+        )
     if use_existing_file:
         if connection_file is None:
             raise ValueError("use_existing_file needs a connection_file")
@@ -177,7 +204,19 @@ def start_kernel(
             signature_scheme=signature_scheme,
             kernel_name=kernel_name,
         )
-    command = format_argv(argv, path, resource_dir)
+    try:
+        process, log = _spawn(format_argv(argv, path, resource_dir), env, cwd)
+    except KernelStartError:
+        if not use_existing_file:
+            os.unlink(path)
+        raise
+    return KernelProcess(process, path, info, log, owns_files=not use_existing_file)
+
+
+def _spawn(
+    command: list[str], env: Mapping[str, str] | None, cwd: str | None
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start ``command`` in a new process session, its output going to a temporary file."""
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the KernelProcess)
     try:
         process = subprocess.Popen(
@@ -191,10 +230,72 @@ def start_kernel(
         )
     except OSError as exc:
         log.close()
-        if not use_existing_file:
-            os.unlink(path)
         raise KernelStartError(f"cannot start kernel {command!r}: {exc}") from exc
-    return KernelProcess(process, path, info, log, owns_files=not use_existing_file)
+    return process, log
+
+
+def _start_with_handshake(
+    argv: Sequence[str],
+    *,
+    connection_file: str | None,
+    kernel_name: str,
+    signature_scheme: str,
+    key: str,
+    ip: str,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    resource_dir: str,
+    timeout: float,
+) -> KernelProcess:
+    """start_kernel's handshake path: registration file, registrar, then connection file."""
+    registrar = Registrar(key, signature_scheme, ip=ip)
+    fd, registration_file = tempfile.mkstemp(prefix="kernel-registration-", suffix=".json")
+    os.close(fd)
+    try:
+        write_registration_file(
+            registration_file,
+            registration_port=registrar.port,
+            registration_ip=ip,
+            ip=ip,
+            key=key,
+            signature_scheme=signature_scheme,
+            kernel_id=registrar.kernel_id,
+            kernel_name=kernel_name,
+        )
+        process, log = _spawn(format_argv(argv, registration_file, resource_dir), env, cwd)
+        kernel = KernelProcess(process, registration_file, {"transport": "tcp"}, log)
+        try:
+            ports = registrar.wait_for_kernel(kernel.is_running, timeout)
+            path, info = write_connection_file(
+                connection_file,
+                ip=ip,
+                key=key,
+                signature_scheme=signature_scheme,
+                kernel_name=kernel_name,
+                shell_port=ports["shell_port"],
+                iopub_port=ports["iopub_port"],
+                stdin_port=ports["stdin_port"],
+                control_port=ports["control_port"],
+                hb_port=ports["hb_port"],
+            )
+        except (TimeoutError, ChildProcessError) as exc:
+            if kernel.is_running():
+                kernel.process.kill()
+                kernel.process.wait()
+            detail = kernel.describe_exit()  # read before cleanup closes the output file
+            kernel.cleanup()
+            refused = "".join(f"\n  refused: {reason}" for reason in registrar.refusals[-3:])
+            raise KernelStartError(f"{exc}; {detail}{refused}") from None
+        except BaseException:
+            kernel.cleanup()
+            raise
+    finally:
+        registrar.close()
+        if os.path.exists(registration_file):
+            os.unlink(registration_file)
+    info["kernel_id"] = registrar.kernel_id
+    kernel.connection_file, kernel.info = path, info
+    return kernel
 
 
 __all__ = ["REFERENCE_KERNEL_ARGV", "KernelProcess", "format_argv", "start_kernel"]
