@@ -6,7 +6,8 @@ display and its update, clear_output, an error, input(), completion, inspection,
 is_complete, history, comm_info, kernel_info on shell and control, and shutdown. Every
 reply, IOPub and stdin message they send is checked by jupyter_kernel_test's own
 validator (for the message types it has a schema for) and by kernelwire.spec.validate:
-both accept them all. Every wait has a timeout that only turns a hang into a failure.
+both accept them all. A kernelwire client whose Session checks in raise mode refuses
+nothing ipykernel sends. Every wait has a timeout that only turns a hang into a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from jupyter_client.manager import KernelManager
 from jupyter_kernel_test import msgspec_v5
 
 from kernelwire import spec
+from kernelwire.client import BlockingClient
+from kernelwire.connect import session_from_connection_file
 
 INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
 KERNEL_NAME = "kernelwire-spec-tests"
@@ -215,3 +218,30 @@ def test_the_check_covered_the_message_types(received: list[dict[str, Any]]) -> 
     assert not EXPECTED_TYPES - seen
     # jupyter_kernel_test checked most of them too, not a handful
     assert len(_messages_jkt_checks(received)) >= 40
+
+
+def test_a_kernelwire_client_in_raise_mode_refuses_nothing_from_ipykernel() -> None:
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    session = session_from_connection_file(km.connection_file, validate_messages="raise")
+    client = BlockingClient(km.connection_file, session=session)
+    assert client.session is session
+    try:
+        client.wait_for_ready(timeout=TIMEOUT)
+        result = client.execute(
+            "print('out')\n" + DISPLAY_CELL + "6 * 7", timeout=TIMEOUT, stop_on_error=False
+        )
+        kinds = {msg["msg_type"] for msg in result.outputs}
+        failed = client.execute("1 / 0", timeout=TIMEOUT, stop_on_error=False)
+        client.complete("import o")
+        client.inspect("print")
+        client.is_complete("for i in x:")
+        client.history(output=True)
+        client.comm_info()
+        refused = client.router.refused
+    finally:
+        client.close()
+        km.shutdown_kernel(now=True)
+    assert {"stream", "display_data", "update_display_data", "execute_result"} <= kinds
+    assert failed.reply["content"]["status"] == "error"
+    assert refused == 0
