@@ -294,6 +294,7 @@ TRAIT_VALUES: dict[str, Any] = {
     "signature_scheme": "hmac-sha512",
     "digest_history_size": 123,
     "parse_dates": False,
+    "validate_messages": "warn",
     "copy_threshold": 1234,
     "buffer_threshold": 99,
     "item_threshold": 7,

@@ -58,6 +58,28 @@ class BadFrame(MalformedMessage, ValueError):
         return type(self), (self.frame, self.reason)
 
 
+class SpecViolation(WireError, ValueError):
+    """A message breaks the message spec: a field is missing, has the wrong type or a value
+    the spec does not allow (raised by ``kernelwire.spec.validate``).
+
+    ``field`` is the dotted path of the offending field, e.g. ``"content.execution_count"``
+    or ``"content.traceback[2]"`` (``""`` for the message itself).
+    """
+
+    def __init__(self, msg_type: str | None, field: str, reason: str) -> None:
+        #: The message's type, or None when the header does not give a usable one.
+        self.msg_type = msg_type
+        #: The dotted path of the field that is wrong.
+        self.field = field
+        #: What is wrong with it.
+        self.reason = reason
+        where = f"{msg_type} message" if msg_type else "message"
+        super().__init__(f"{where}: {field or 'the message'} {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str | None, str, str]]:
+        return type(self), (self.msg_type, self.field, self.reason)
+
+
 class SignatureError(WireError, ValueError):
     """The message failed authentication."""
 
@@ -82,6 +104,7 @@ __all__ = [
     "MissingDelimiter",
     "MissingHeaderField",
     "SignatureError",
+    "SpecViolation",
     "TooFewFrames",
     "UnsignedMessage",
     "WireError",

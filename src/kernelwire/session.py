@@ -33,6 +33,7 @@ from traitlets import (
     CUnicode,
     Dict,
     DottedObjectName,
+    Enum,
     Instance,
     Integer,
     TraitError,
@@ -46,6 +47,7 @@ from traitlets.log import get_logger
 from . import packers as _packers
 from ._version import protocol_version
 from .adapter import adapt
+from .errors import SpecViolation
 from .jsonutil import extract_dates, json_clean, json_default, squash_dates, squash_dates_utc
 from .message import (
     Message,
@@ -250,6 +252,14 @@ class Session(Configurable):
         help="Turn ISO 8601 strings of received header and parent_header into aware "
         "datetimes, as jupyter_client does. False keeps them strings: the fastest receive.",
     )
+    validate_messages = Enum(
+        ("off", "warn", "raise"),
+        "off",
+        config=True,
+        help="Check each received message against the message spec 5.5 "
+        "(kernelwire.spec.validate; needs jsonschema): 'off', 'warn' (log a warning and "
+        "keep the message) or 'raise' (kernelwire.errors.SpecViolation).",
+    )
     #: The process id the sockets belong to; see ``check_pid``.
     pid = Integer()
     copy_threshold = Integer(
@@ -334,6 +344,18 @@ class Session(Configurable):
             raise TraitError(str(exc)) from None
         return proposal["value"]  # type: ignore[no-any-return]
 
+    @validate("validate_messages")
+    def _validate_spec_mode(self, proposal: Any) -> str:
+        if proposal["value"] != "off":
+            from .spec import require_jsonschema
+
+            require_jsonschema()  # fail when configured, not at the first message
+        return proposal["value"]  # type: ignore[no-any-return]
+
+    @observe("validate_messages")
+    def _spec_mode_changed(self, change: Any) -> None:
+        self._spec_check = _spec_checker(change["new"])
+
     @observe("keyfile")
     def _keyfile_changed(self, change: Any) -> None:
         with open(change["new"], "rb") as f:
@@ -365,6 +387,8 @@ class Session(Configurable):
     # ------------------------------------------------------------------ construction
 
     _core: Codec | None = None
+    #: None when validate_messages is off: the receive path tests only this
+    _spec_check: Callable[[dict[str, Any]], None] | None = None
     _pid: int  # the pid trait, read per message without trait machinery
 
     def __init__(self, **kwargs: Any) -> None:
@@ -686,6 +710,8 @@ class Session(Configurable):
             message = self._core.deserialize(msg_list, content)  # type: ignore[union-attr]
         else:
             message = self._deserialize_with_replaced_dates(msg_list, content)
+        if self._spec_check is not None and content:
+            self._spec_check(message)
         if self._debug:
             pprint.pprint(message)
         return message
@@ -717,6 +743,24 @@ class Session(Configurable):
     def _add_digest(self, signature: bytes) -> None:
         """Remember ``signature`` as seen (evicting the oldest when over size)."""
         self.digest_history.add(signature)
+
+
+def _spec_checker(mode: str) -> Callable[[dict[str, Any]], None] | None:
+    """The check ``deserialize`` runs for ``Session.validate_messages``: None for "off"."""
+    if mode == "off":
+        return None
+    from .spec import validate as validate_message
+
+    if mode == "raise":
+        return validate_message
+
+    def log_violation(message: dict[str, Any]) -> None:
+        try:
+            validate_message(message)
+        except SpecViolation as exc:
+            get_logger().warning("received a message that breaks the spec: %s", exc)
+
+    return log_violation
 
 
 def _print_sent(msg: dict[str, Any], frames: list[Any]) -> None:
