@@ -645,7 +645,7 @@ def test_kernelwire_decodes_what_jupyterlab_encodes(jupyterlab: Any, batch: list
         assert browser_view(legacy_msg, legacy_channel) == browser_view(msg, channel)
 
 
-def test_jupyterlab_rejects_what_kernelwire_rejects(jupyterlab: Any) -> None:
+def test_jupyterlab_reads_a_frame_whose_fault_kernelwire_names(jupyterlab: Any) -> None:
     """Some malformed frames JupyterLab's decoder reads as garbage without a word; the
     strict decoder names the fault instead. Both see the same bytes."""
     frame = v1_frame()
