@@ -11,6 +11,7 @@ says what to install.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import pickle
 import subprocess
@@ -19,6 +20,7 @@ import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pytest
 import zmq
@@ -162,6 +164,31 @@ def test_schemas_are_draft_2020_12(name: str) -> None:
     schema = spec.schema(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(schema)
+
+
+def test_the_files_work_on_their_own_with_references_resolved_from_disk() -> None:
+    # as another tool would use them: each file loaded by its file:// URI, references
+    # followed relative to it, no kernelwire code involved
+    from importlib import resources
+
+    from referencing import Registry, Resource
+
+    root = Path(str(resources.files("kernelwire.spec").joinpath("schemas")))
+
+    def from_disk(uri: str) -> Resource[Any]:
+        return Resource.from_contents(json.loads(Path(unquote(urlparse(uri).path)).read_text()))
+
+    registry: Registry[Any] = Registry(retrieve=from_disk)
+    content_uri = (root / "content" / "execute_reply.json").as_uri()
+    content = Draft202012Validator({"$ref": content_uri}, registry=registry)
+    assert content.is_valid(VALID["execute_reply"])
+    assert not content.is_valid(dict(ERROR, execution_count=1, traceback=[1]))
+    message = Draft202012Validator({"$ref": (root / "message.json").as_uri()}, registry=registry)
+    msg = _message("status", {"execution_state": "idle"})
+    msg["header"]["date"] = msg["header"]["date"].isoformat()
+    assert message.is_valid(msg)
+    msg["header"]["date"] = "yesterday"
+    assert not message.is_valid(msg)
 
 
 def test_schema_returns_a_fresh_copy_and_refuses_unknown_names() -> None:

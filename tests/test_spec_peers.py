@@ -87,15 +87,24 @@ class Recorder:
         self.received.append(msg)
         return msg
 
-    def reply(self, msg_id: str, channel: str = "shell") -> dict[str, Any]:
+    def reply(self, msg_id: str, channel: str = "shell", until_idle: bool = True) -> dict[str, Any]:
         """The reply to ``msg_id``, then the request's IOPub messages up to its idle."""
         deadline = time.monotonic() + TIMEOUT
         while True:
             msg = self._get(channel, deadline - time.monotonic())
             if msg["parent_header"].get("msg_id") == msg_id:
                 break
-        self.outputs_until_idle(msg_id, deadline)
+        if until_idle:
+            self.outputs_until_idle(msg_id, deadline)
         return msg
+
+    def drain_iopub(self) -> None:
+        """Keep what IOPub still holds (a kernel shutting down may send no idle)."""
+        try:
+            while True:
+                self._get("iopub", 1.0)
+        except queue.Empty:
+            return
 
     def outputs_until_idle(self, msg_id: str, deadline: float) -> None:
         while True:
@@ -161,7 +170,8 @@ def _run_session(km: KernelManager) -> list[dict[str, Any]]:
         recorder.reply(kc.history(hist_access_type="range", output=True, raw=False, start=1))
         recorder.reply(kc.comm_info())
         recorder.reply(kc.comm_info(target_name="jupyter.widget"))
-        recorder.reply(kc.shutdown(), "control")
+        recorder.reply(kc.shutdown(), "control", until_idle=False)
+        recorder.drain_iopub()
     finally:
         kc.stop_channels()
     return recorder.received
