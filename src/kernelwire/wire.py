@@ -223,10 +223,16 @@ class Codec:
             msg_type = header["msg_type"]
         except KeyError as exc:
             raise MissingHeaderField(exc.args[0]) from None
+        # null for "no parent" or "no metadata" is read as {}: xeus kernels send it (in
+        # iopub_welcome) and jupyter_client passes it on
         if parent.__class__ is not dict and not isinstance(parent, dict):
-            raise _not_a_dict("parent_header", parent)
+            if parent is not None:
+                raise _not_a_dict("parent_header", parent)
+            parent = {}
         if metadata.__class__ is not dict and not isinstance(metadata, dict):
-            raise _not_a_dict("metadata", metadata)
+            if metadata is not None:
+                raise _not_a_dict("metadata", metadata)
+            metadata = {}
         if content and body.__class__ is not dict and not isinstance(body, dict):
             raise _not_a_dict("content", body)
         if self.parse_dates:
