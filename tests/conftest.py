@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import zmq
 
+from kernelwire import transport
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # jupyter_client warns when it reads a naive timestamp (as local time); the oracle
@@ -42,3 +44,13 @@ def busy_switching() -> Iterator[None]:
     sys.setswitchinterval(1e-6)
     yield
     sys.setswitchinterval(old)
+
+
+@pytest.fixture(params=["pyzmq-internals", "public-pyzmq"])
+def pyzmq_paths(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test once with the transport's fast paths over pyzmq's internals and once
+    with pyzmq's public API only (what a pyzmq release that changes them gets)."""
+    was_on = transport.pyzmq_internals_in_use()
+    transport.use_pyzmq_internals(request.param == "pyzmq-internals")
+    yield request.param
+    transport.use_pyzmq_internals(was_on)

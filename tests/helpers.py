@@ -101,18 +101,23 @@ def wait_until_serving(
 
 
 def start_managed_kernel(
-    kernel_name: str, spec_dir: str | None = None, timeout: float = 30.0, **start_kwargs: Any
+    kernel_name: str,
+    spec_dir: str | None = None,
+    timeout: float = 30.0,
+    transport_encryption: str = "disabled",
+    **start_kwargs: Any,
 ) -> tuple[Any, Any]:
     """A jupyter_client KernelManager and a ready BlockingKernelClient for the kernelspec
     ``kernel_name``, looked up in ``spec_dir`` first (JUPYTER_PATH, restored afterwards);
-    ``start_kwargs`` go to ``start_kernel`` (env, stderr...)."""
+    ``transport_encryption`` is the manager's CurveZMQ policy; ``start_kwargs`` go to
+    ``start_kernel`` (env, stderr...)."""
     from jupyter_client.manager import KernelManager
 
     saved = os.environ.get("JUPYTER_PATH")
     if spec_dir is not None:
         os.environ["JUPYTER_PATH"] = spec_dir
     try:
-        km = KernelManager(kernel_name=kernel_name)
+        km = KernelManager(kernel_name=kernel_name, transport_encryption=transport_encryption)
         km.start_kernel(**start_kwargs)
     finally:
         if saved is None:

@@ -18,7 +18,7 @@ from kernelwire.session import DONE, Session
 
 KEY = b"test-key-for-asyncio"
 
-pytestmark = pytest.mark.usefixtures("quiet_logs")
+pytestmark = pytest.mark.usefixtures("quiet_logs", "pyzmq_paths")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ KEY = b"threads-and-forks"
 CHILD_TIMEOUT = 30.0
 
 fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-pytestmark = pytest.mark.usefixtures("quiet_logs")
+pytestmark = pytest.mark.usefixtures("quiet_logs", "pyzmq_paths")
 
 
 def run_threads(targets: list[Callable[[], None]]) -> None:

@@ -17,7 +17,7 @@ from kernelwire.session import DONE, Session
 
 KEY = b"tornado-test-key"
 
-pytestmark = pytest.mark.usefixtures("quiet_logs")
+pytestmark = pytest.mark.usefixtures("quiet_logs", "pyzmq_paths")
 
 
 def router_dealer(ctx: zmq.Context[Any], name: str) -> tuple[zmq.Socket[Any], zmq.Socket[Any]]:

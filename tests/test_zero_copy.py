@@ -19,7 +19,7 @@ from kernelwire.session import DELIM, DONE, Session
 
 KEY = b"zero-copy-key"
 
-pytestmark = pytest.mark.usefixtures("quiet_logs")
+pytestmark = pytest.mark.usefixtures("quiet_logs", "pyzmq_paths")
 
 
 def connected(ctx: zmq.Context[Any], addr: str) -> tuple[zmq.Socket[Any], zmq.Socket[Any]]:

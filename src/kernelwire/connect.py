@@ -4,6 +4,12 @@ A connection file is a JSON object naming the transport, the address, one port p
 channel, the signing key (a string whose UTF-8 bytes are the HMAC key) and the signature
 scheme. It holds a secret, so it is written readable by its owner only, from the moment
 it exists.
+
+CurveZMQ (as jupyter_client 8.9+ and ipykernel 7.3+ do it): the optional fields
+``curve_publickey`` and ``curve_secretkey`` (Z85 text, 40 characters each) hold one keypair.
+The kernel's sockets are CURVE servers with it; a client's sockets, heartbeat included, are
+CURVE clients that use the same keypair and authenticate the server by its public key.
+``apply_curve`` sets either side's socket options.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import os
 import socket
 import tempfile
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import zmq
 
 from .errors import WireError
 from .protocol import CHANNELS
@@ -25,6 +34,12 @@ if TYPE_CHECKING:
 #: The channels of a kernel, in the order their ports are allocated.
 PORT_FIELDS = tuple(f"{channel}_port" for channel in CHANNELS)
 TRANSPORTS = ("tcp", "ipc")
+#: The connection file's CurveZMQ keypair (Z85 text); both present or both absent.
+CURVE_FIELDS = ("curve_publickey", "curve_secretkey")
+_Z85_KEY_LENGTH = 40
+_Z85_CHARACTERS = frozenset(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+)
 
 
 class ConnectionFileError(WireError, ValueError):
@@ -71,7 +86,64 @@ def _check_info(info: Any, source: str) -> dict[str, Any]:
         digest_for_scheme(checked["signature_scheme"])
     except ValueError as exc:
         raise ConnectionFileError(f"{source}: field 'signature_scheme': {exc}") from None
+    _check_curve_keys(checked, source)
     return checked
+
+
+def _check_curve_keys(info: Mapping[str, Any], source: str) -> bool:
+    """Whether ``info`` holds a CurveZMQ keypair (a null field counts as absent, as
+    jupyter_client reads it); ConnectionFileError for half a pair, a key that is not 40
+    Z85 characters, or a public key that does not belong to the secret key (a mismatch
+    would otherwise show only as a kernel that never answers). Keys never appear in errors."""
+    present = [field for field in CURVE_FIELDS if info.get(field) is not None]
+    if not present:
+        return False
+    if len(present) == 1:
+        absent = next(field for field in CURVE_FIELDS if field not in present)
+        raise ConnectionFileError(f"{source}: field {present[0]!r} without {absent!r}")
+    for field in CURVE_FIELDS:
+        value = info[field]
+        if not isinstance(value, str):
+            raise ConnectionFileError(
+                f"{source}: field {field!r} must be a string, got {type(value).__name__}"
+            )
+        if len(value) != _Z85_KEY_LENGTH or not _Z85_CHARACTERS.issuperset(value):
+            raise ConnectionFileError(
+                f"{source}: field {field!r} must be a Z85 key of {_Z85_KEY_LENGTH} characters"
+            )
+    if zmq.has("curve") and zmq.curve_public(info["curve_secretkey"].encode()) != (
+        info["curve_publickey"].encode()
+    ):
+        raise ConnectionFileError(
+            f"{source}: field 'curve_publickey' is not the public key of 'curve_secretkey'"
+        )
+    return True
+
+
+def apply_curve(socket: Any, info: Mapping[str, Any], server: bool = False) -> bool:
+    """Set ``socket``'s CurveZMQ options from the keypair in ``info``, before it binds or
+    connects; returns False, changing nothing, when ``info`` has no keys.
+
+    ``server=True`` (a kernel's sockets): a CURVE server with the keypair. Otherwise (a
+    client's sockets, heartbeat included): a CURVE client with the same keypair that
+    accepts only the server holding that public key, as jupyter_client's clients do (the
+    protocol does not yet define separate client keys). RuntimeError when the keys are
+    there but this libzmq was built without CURVE (it would otherwise talk in the clear).
+    """
+    if not _check_curve_keys(info, "connection info"):
+        return False
+    if not zmq.has("curve"):
+        raise RuntimeError(
+            "the connection info has CurveZMQ keys, but this libzmq has no CURVE support"
+        )
+    public_key = info["curve_publickey"].encode()
+    socket.curve_secretkey = info["curve_secretkey"].encode()
+    socket.curve_publickey = public_key
+    if server:
+        socket.curve_server = True
+    else:
+        socket.curve_serverkey = public_key
+    return True
 
 
 def read_connection_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -164,12 +236,18 @@ def write_connection_file(
     key: str | bytes | None = None,
     signature_scheme: str = DEFAULT_SCHEME,
     kernel_name: str = "",
+    curve: bool = False,
+    curve_publickey: str | bytes | None = None,
+    curve_secretkey: str | bytes | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Write a connection file; returns its path and the info written.
 
     A port of 0 gets a free tcp port (or, for ipc, the next index whose ``<ip>-<N>`` path
     does not exist); ``key=None`` makes a new random key; ``fname=None`` makes a new file
     in the temporary directory. The file is created with mode 0o600.
+
+    CurveZMQ: ``curve_publickey`` and ``curve_secretkey`` (Z85) are written when given, as
+    jupyter_client writes them; ``curve=True`` without them makes a new keypair.
     """
     if transport not in TRANSPORTS:
         raise ConnectionFileError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
@@ -177,6 +255,13 @@ def write_connection_file(
         key = str(uuid.uuid4())
     elif isinstance(key, bytes):
         key = key.decode("utf-8")
+    if curve and curve_publickey is None and curve_secretkey is None:
+        curve_publickey, curve_secretkey = zmq.curve_keypair()
+    curve_keys = {
+        field: value.decode("ascii") if isinstance(value, bytes) else value
+        for field, value in zip(CURVE_FIELDS, (curve_publickey, curve_secretkey), strict=True)
+        if value is not None
+    }
     ports = {
         "shell_port": shell_port,
         "iopub_port": iopub_port,
@@ -196,6 +281,7 @@ def write_connection_file(
         "transport": transport,
         "signature_scheme": signature_scheme,
         "kernel_name": kernel_name,
+        **curve_keys,
     }
     info = _check_info(info, "connection info to write")
     if fname is None:
@@ -238,7 +324,9 @@ def session_from_connection_file(path: str | os.PathLike[str], **session_kwargs:
 
 __all__ = [
     "CHANNELS",
+    "CURVE_FIELDS",
     "ConnectionFileError",
+    "apply_curve",
     "channel_url",
     "check_connection_info",
     "load_connection_info",

@@ -26,7 +26,15 @@ socket (pyzmq's queues of pending sends and receives are empty), so FIFO order a
 waiters is kept; after it, waiters on the other direction are woken the way pyzmq wakes
 them (reading ``EVENTS``), because a direct operation can consume the edge-triggered
 notification they wait for. Only when the socket is busy or full is a pyzmq future
-awaited. Should pyzmq's internals change shape, the direct try is skipped.
+awaited.
+
+pyzmq's internals (the backend's per-frame methods, the asyncio socket's queues of waiters and
+its EVENTS wake-up) are not public API. One check, made at import (``_pyzmq_internals_missing``),
+compares them with what the fast paths need; should a pyzmq release change them, or should
+``KERNELWIRE_PYZMQ_INTERNALS=0`` be set, the same frame-by-frame code runs through pyzmq's
+public per-frame ``send``/``recv``/``getsockopt`` and asyncio sockets always await pyzmq's own
+futures: slower, same messages. ``use_pyzmq_internals`` switches at run time (the tests run the
+transport tests both ways).
 
 Whole or nothing: every frame is checked (bytes-like, contiguous) before the first one is
 handed to libzmq. libzmq keeps the frames it took, so a bad identity or buffer found half way
@@ -46,13 +54,16 @@ buffer before it is still held by libzmq. Here every frame becomes a tracked
 
 from __future__ import annotations
 
+import inspect
+import logging
+import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import zmq
 import zmq.asyncio
-from zmq.backend import Socket as _BackendSocket
+import zmq.backend
 
 from .wire import DELIM, MIN_FRAMES
 
@@ -123,9 +134,94 @@ def _unwrapped(frames: Sequence[Any]) -> list[Any]:
     ]
 
 
-_send_one = _BackendSocket.send
-_recv_one = _BackendSocket.recv
-_get_option = _BackendSocket.get
+#: The backend methods the fast paths call, by name, with their parameters.
+_BACKEND_METHODS = {
+    "send": ("self", "data", "flags", "copy", "track"),
+    "recv": ("self", "flags", "copy", "track"),
+    "get": ("self", "option"),
+}
+
+
+def _pyzmq_internals_missing() -> list[str]:
+    """What the fast paths read from pyzmq's internals and this pyzmq does not have (empty
+    when everything is there). Called once, at import; a test asserts it is empty for the
+    pyzmq the project is tested with, so a release that changes these is noticed."""
+    missing = []
+    backend = getattr(zmq.backend, "Socket", None)
+    if not (isinstance(backend, type) and issubclass(zmq.Socket, backend)):
+        return ["zmq.backend.Socket as a base class of zmq.Socket"]
+    for name, parameters in _BACKEND_METHODS.items():
+        try:
+            found = tuple(inspect.signature(getattr(backend, name)).parameters)
+        except (AttributeError, TypeError, ValueError):
+            found = ()
+        if found != parameters:
+            missing.append(f"zmq.backend.Socket.{name}({', '.join(parameters[1:])})")
+    async_socket = zmq.asyncio.Socket
+    for name in ("_send_futures", "_recv_futures", "_schedule_remaining_events"):
+        if not hasattr(async_socket, name):
+            missing.append(f"zmq.asyncio.Socket.{name}")
+    if async_socket.get in (getattr(backend, "get", None), zmq.Socket.get):
+        missing.append("zmq.asyncio.Socket.get waking waiters when EVENTS is read")
+    return missing
+
+
+def _public_send(socket: zmq.Socket[Any], frame: Any, flags: int, copy: bool, track: bool) -> Any:
+    return socket.send(frame, flags, copy=copy, track=track)
+
+
+def _public_recv(socket: zmq.Socket[Any], flags: int, copy: bool) -> Any:
+    return socket.recv(flags, copy=copy)
+
+
+def _public_get(socket: zmq.Socket[Any], option: int) -> Any:
+    return socket.getsockopt(option)
+
+
+_PYZMQ_INTERNALS_MISSING = _pyzmq_internals_missing()
+_send_one: Callable[..., Any] = _public_send
+_recv_one: Callable[..., Any] = _public_recv
+_get_option: Callable[..., Any] = _public_get
+#: Whether asend/arecv first try an asyncio socket's libzmq socket directly.
+_direct_async = False
+
+
+def use_pyzmq_internals(enabled: bool) -> None:
+    """Switch the fast paths that read pyzmq's internals on or off (off: pyzmq's public
+    API only; same messages, slower). Switching on raises RuntimeError, naming what is
+    missing, when the installed pyzmq lacks what they need."""
+    global _send_one, _recv_one, _get_option, _direct_async
+    if enabled and _PYZMQ_INTERNALS_MISSING:
+        raise RuntimeError(
+            f"pyzmq {zmq.__version__} lacks what kernelwire's fast paths use: "
+            + "; ".join(_PYZMQ_INTERNALS_MISSING)
+        )
+    if enabled:
+        _send_one, _recv_one, _get_option = (
+            zmq.backend.Socket.send,
+            zmq.backend.Socket.recv,
+            zmq.backend.Socket.get,
+        )
+    else:
+        _send_one, _recv_one, _get_option = _public_send, _public_recv, _public_get
+    _direct_async = enabled
+
+
+def pyzmq_internals_in_use() -> bool:
+    """Whether the fast paths that read pyzmq's internals are on (see ``use_pyzmq_internals``)."""
+    return _direct_async
+
+
+if _PYZMQ_INTERNALS_MISSING:
+    logging.getLogger(__name__).debug(
+        "pyzmq %s: public API only, the fast paths need %s",
+        zmq.__version__,
+        "; ".join(_PYZMQ_INTERNALS_MISSING),
+    )
+use_pyzmq_internals(
+    not _PYZMQ_INTERNALS_MISSING and os.environ.get("KERNELWIRE_PYZMQ_INTERNALS") != "0"
+)
+
 _SNDMORE = zmq.SNDMORE
 _RCVMORE = zmq.RCVMORE
 _PLAIN_SOCKET = zmq.Socket
@@ -236,6 +332,12 @@ def _no_waiters(socket: zmq.asyncio.Socket, queue: str) -> bool:
     return not getattr(socket, queue, True)
 
 
+def _may_go_direct(socket: zmq.asyncio.Socket, queue: str) -> bool:
+    """True when the libzmq socket may be tried directly: the fast paths are on and no
+    coroutine waits in pyzmq's ``queue``, so FIFO order among waiters is kept."""
+    return _direct_async and _no_waiters(socket, queue)
+
+
 async def asend_frames(
     stream: Any, frames: Sequence[Any], copy: bool = True, track: bool = False, flags: int = 0
 ) -> zmq.MessageTracker:
@@ -249,7 +351,7 @@ async def asend_frames(
     elif not copy:
         frames = _unwrapped(frames)
     if isinstance(stream, zmq.asyncio.Socket):
-        if _no_waiters(stream, "_send_futures"):
+        if _may_go_direct(stream, "_send_futures"):
             try:
                 _send_plain(sync_socket(stream), frames, flags | zmq.NOBLOCK, copy, tracking)
             except zmq.Again:
@@ -280,7 +382,7 @@ async def arecv_frames(socket: Any, mode: int = 0, copy: bool = True) -> list[An
     ``mode`` has NOBLOCK and nothing waits. A ZMQStream delivers to its ``on_recv``
     callback: only a NOBLOCK read of its socket is offered here."""
     if isinstance(socket, zmq.asyncio.Socket):
-        if _no_waiters(socket, "_recv_futures"):
+        if _may_go_direct(socket, "_recv_futures"):
             try:
                 frames = _recv_multipart(sync_socket(socket), mode | zmq.NOBLOCK, copy)
             except zmq.Again:
@@ -315,7 +417,9 @@ __all__ = [
     "arecv_frames",
     "asend_frames",
     "check_frames",
+    "pyzmq_internals_in_use",
     "recv_frames",
     "send_frames",
     "sync_socket",
+    "use_pyzmq_internals",
 ]

@@ -351,9 +351,8 @@ class AsyncClient(KernelChannels):
         if self.kernel is not None and not self.kernel.is_running():
             return False
         async with self._hb_lock:
-            await self.hb.send(b"ping")
-            try:
-                await asyncio.wait_for(self.hb.recv(), timeout)
+            try:  # the send too: on a refused handshake (libzmq never retries) it never ends
+                await asyncio.wait_for(self._ping(), timeout)
             except asyncio.TimeoutError:
                 # A REQ socket that lost its reply can send no more: replace it.
                 self.hb.close(linger=0)
@@ -361,6 +360,10 @@ class AsyncClient(KernelChannels):
                 return False
             self._last_pong = time.monotonic()
             return True
+
+    async def _ping(self) -> None:
+        await self.hb.send(b"ping")
+        await self.hb.recv()
 
 
 __all__ = ["AsyncClient"]

@@ -152,13 +152,22 @@ class BlockingClient(KernelChannels):
         now = time.monotonic()
         if self._ping_sent is None:
             if now - self._last_pong >= HEARTBEAT_INTERVAL:
-                self.hb.send(b"ping")
-                self._ping_sent = now
+                self._ping()
         elif now - self._ping_sent > self.heartbeat_timeout:
             self._reset_heartbeat()
             raise KernelDied(
                 f"the kernel did not answer a heartbeat within {self.heartbeat_timeout} s"
             )
+
+    def _ping(self) -> None:
+        """Send a heartbeat ping without blocking: on a socket with no connection (libzmq
+        never retries a refused handshake, e.g. Curve keys the kernel does not share) it
+        counts as a ping left unanswered, instead of hanging the client."""
+        try:
+            self.hb.send(b"ping", zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+        self._ping_sent = time.monotonic()
 
     def _reset_heartbeat(self) -> None:
         """A REQ socket that lost its reply can send no more: replace it."""
@@ -337,8 +346,7 @@ class BlockingClient(KernelChannels):
         if self.kernel is not None and not self.kernel.is_running():
             return False
         if self._ping_sent is None:
-            self.hb.send(b"ping")
-            self._ping_sent = time.monotonic()
+            self._ping()
         if self.hb.poll(int(timeout * 1000)):
             self.hb.recv()
             self._ping_sent = None

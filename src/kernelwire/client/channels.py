@@ -11,7 +11,7 @@ from typing import Any
 
 import zmq
 
-from ..connect import channel_url, load_connection_info
+from ..connect import apply_curve, channel_url, load_connection_info
 from ..connect import session_from_connection_info as _session_for
 from ..session import Session
 from .launcher import KernelProcess
@@ -80,6 +80,7 @@ class KernelChannels:
         socket.linger = 0
         if identity is not None:
             socket.identity = identity
+        apply_curve(socket, self.info)  # every socket, heartbeat included
         return socket
 
     def _connect(self, channel: str, kind: int, identity: bytes | None = None) -> Any:
