@@ -150,6 +150,7 @@ def start_kernel(
     use_existing_file: bool = False,
     handshake: bool = False,
     startup_timeout: float = 60.0,
+    curve: bool = False,
 ) -> KernelProcess:
     """Write a connection file and start ``argv`` (a kernelspec-style command line) on it.
 
@@ -169,6 +170,9 @@ def start_kernel(
     ``JPY_PARENT_PID`` tells kernels that watch their parent (ipykernel and the reference
     kernel do) to exit if this program dies without cleaning up.
 
+    With ``curve``, the new connection file carries a new CurveZMQ keypair, for kernels
+    that declare ``supported_encryption: ["curve"]``: every socket is then encrypted.
+
     With ``handshake`` (protocol 5.6, for kernels that declare it; tcp only), the kernel is
     given a registration file instead: it binds five ports of its own choosing and reports
     them to a registration socket bound here, so no port can be taken between choosing and
@@ -177,8 +181,10 @@ def start_kernel(
     silent).
     """
     if handshake:
-        if use_existing_file or transport != "tcp":
-            raise ValueError("handshake needs a new connection file and the tcp transport")
+        if use_existing_file or transport != "tcp" or curve:
+            raise ValueError(
+                "handshake needs a new connection file and the tcp transport, without curve"
+            )
         return _start_with_handshake(
             argv,
             connection_file=connection_file,
@@ -203,6 +209,7 @@ def start_kernel(
             key=key,
             signature_scheme=signature_scheme,
             kernel_name=kernel_name,
+            curve=curve,
         )
     try:
         process, log = _spawn(format_argv(argv, path, resource_dir), env, cwd)
