@@ -31,6 +31,7 @@ import orjson
 from .adapter import adapt
 from .errors import BadFrame, MalformedMessage, MissingHeaderField, TooFewFrames
 from .jsonutil import extract_dates_inplace, json_default
+from .packers import json_unpacker, orjson_unpacker
 from .signing import Signer
 from .wire import DELIM, MIN_FRAMES, Codec, feed_identities
 
@@ -48,6 +49,11 @@ _V1_PARTS = ("channel", "header", "parent_header", "metadata", "content")
 # a v1 frame's fewest offsets: the start of each of the five parts, and the end
 _V1_MIN_OFFSETS = len(_V1_PARTS) + 1
 _MAX_SHOWN = 60  # how much of a bad channel name an error message quotes
+
+# orjson before 3.9.15 parses nesting of any depth on the C stack: a few megabytes of "["
+# crash the process (CVE-2024-27454). With such an orjson, untrusted JSON goes to the
+# stdlib parser, which raises RecursionError instead.
+_ORJSON_LIMITS_DEPTH = tuple(int(n) for n in orjson.__version__.split(".")[:3]) >= (3, 9, 15)
 
 
 class BadWebsocketFrame(MalformedMessage, ValueError):
@@ -275,16 +281,10 @@ def v1_to_zmq(
 
 
 def message_to_v1(session: Session, msg: dict[str, Any], channel: str) -> bytes:
-    """The v1 frame of a message dict (with its ``buffers``), packed with ``session``'s packer."""
-    pack = session.pack
-    content = msg.get("content")
-    parts = [
-        pack(msg["header"]),
-        pack(msg.get("parent_header") or {}),
-        pack(msg.get("metadata") or {}),
-        content if isinstance(content, bytes) else pack({} if content is None else content),
-        *msg.get("buffers", ()),
-    ]
+    """The v1 frame of a message dict (with its ``buffers``), its parts packed as
+    ``session`` packs them for ZeroMQ (see ``Session.serialize``)."""
+    parts = _unsigned_codec(session).serialize(msg)[2:]  # after DELIM and the empty signature
+    parts.extend(msg.get("buffers") or ())
     return pack_v1(channel, parts)
 
 
@@ -293,10 +293,31 @@ def v1_to_message(
 ) -> tuple[str, dict[str, Any]]:
     """``(channel, message dict)`` of a v1 frame, unpacked with ``session``'s unpacker and
     checked as ``Session.deserialize`` checks a received message (BadFrame,
-    MissingHeaderField); there is no signature to verify on a websocket."""
+    MissingHeaderField); there is no signature to verify on a websocket. The buffers are
+    memoryviews over ``frame``."""
     channel, parts = unpack_v1(frame, copy=False, channels=channels)
-    codec = Codec(Signer(), session.pack, session.unpack, parse_dates=session.parse_dates)
-    return channel, codec.deserialize([b"", *parts])
+    return channel, _unsigned_codec(session).deserialize([b"", *parts])
+
+
+# Codecs with the packers and date handling of a Session but no key: websocket frames carry
+# no signature. Few packer combinations exist; the bound only guards against a program that
+# makes new packer functions again and again.
+_unsigned_codecs: dict[tuple[Any, Any, bool], Codec] = {}
+_MAX_CODECS = 16
+
+
+def _unsigned_codec(session: Session) -> Codec:
+    unpack = session.unpack
+    if unpack is orjson_unpacker and not _ORJSON_LIMITS_DEPTH:
+        unpack = json_unpacker  # see _ORJSON_LIMITS_DEPTH: browsers' frames are untrusted
+    settings = (session.pack, unpack, bool(session.parse_dates))
+    codec = _unsigned_codecs.get(settings)
+    if codec is None:
+        if len(_unsigned_codecs) >= _MAX_CODECS:
+            _unsigned_codecs.clear()
+        codec = Codec(Signer(), settings[0], settings[1], parse_dates=settings[2])
+        _unsigned_codecs[settings] = codec
+    return codec
 
 
 def message_to_legacy(msg: dict[str, Any], channel: str) -> str | bytes:
@@ -335,9 +356,11 @@ def legacy_to_message(
         what = "legacy binary websocket frame"
         body_json, buffers = unpack_legacy_binary(frame, copy=False)
     try:
-        body = orjson.loads(body_json)
-    except orjson.JSONDecodeError as exc:
+        body = orjson.loads(body_json) if _ORJSON_LIMITS_DEPTH else _stdlib_loads(body_json)
+    except json.JSONDecodeError as exc:  # orjson's is a subclass
         raise BadWebsocketFrame(f"{what}: the message is not JSON: {exc}"[:200]) from None
+    except RecursionError:
+        raise BadWebsocketFrame(f"{what}: the JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadWebsocketFrame(f"{what}: the JSON is a {type(body).__name__}, not an object")
     if "channel" not in body:
@@ -346,6 +369,20 @@ def legacy_to_message(
     if body.get("buffers"):
         raise BadWebsocketFrame(f"{what}: buffers inside the JSON (they travel as binary parts)")
     return channel, _message(body, buffers, parse_dates)
+
+
+def _stdlib_loads(data: Any) -> Any:
+    """Strict JSON (UTF-8, no NaN) with the stdlib: what orjson accepts, but depth-limited."""
+    try:
+        text = data if isinstance(data, str) else str(data, "utf-8")
+        text.encode("utf-8")  # lone surrogates, as orjson refuses them
+    except UnicodeError as exc:
+        raise orjson.JSONDecodeError(f"not UTF-8: {exc}", "", 0) from None
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise orjson.JSONDecodeError(f"{name} is not JSON", "", 0)
 
 
 def _message(body: dict[str, Any], buffers: list[Any], parse_dates: bool) -> dict[str, Any]:
