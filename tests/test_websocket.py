@@ -279,6 +279,19 @@ def test_relay_verification_refuses_what_jupyter_server_forwards() -> None:
         zmq_to_v1([DELIM, b"", b"{}", b"{}", 4, b"{}"], "iopub")
 
 
+def test_relay_never_unpacks_the_parts() -> None:
+    """The relay moves bytes: parts that no unpacker could read pass both ways unchanged
+    (the kernel, which verifies and unpacks, is the one to refuse them)."""
+    session = Session(key=KEY)
+    parts = [b"\xff not json", b"[", b"\x00", b"}{", b"buffer"]
+    frame = zmq_to_v1([b"id", DELIM, session.sign(parts), *parts], "shell", verify=session)
+    assert unpack_v1(frame) == ("shell", parts)
+    assert v1_to_zmq(frame, session, ident=b"id") == (
+        "shell",
+        [b"id", DELIM, session.sign(parts), *parts],
+    )
+
+
 def test_relay_passes_zmq_frames_without_copying_them_first(
     zmq_ctx: zmq.Context[Any],
 ) -> None:
