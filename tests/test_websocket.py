@@ -9,6 +9,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,19 @@ def test_legacy_decoding_matches_jupyter_server(msg: dict[str, Any], channel: st
     assert our_msg["buffers"] == their_msg["buffers"] == msg["buffers"]
 
 
+@pytest.mark.parametrize("packer", ["json", "orjson", "msgpack"])
+def test_message_round_trip_with_the_sessions_packer(packer: str) -> None:
+    """v1 parts are packed as the Session packs them for ZeroMQ, whatever its packer."""
+    session = Session(key=KEY, packer=packer)
+    msg = session.msg("comm_msg", {"data": {"values": [1, 2.5, "three"]}}, metadata={"m": 1})
+    msg["buffers"] = [b"first", memoryview(b"second")]
+    frame = message_to_v1(session, msg, "iopub")
+    assert unpack_v1(frame)[1] == [*session.serialize(msg)[2:], b"first", b"second"]
+    assert v1_to_message(session, frame) == ("iopub", msg)
+    channel, legacy_msg = legacy_to_message(message_to_legacy(msg, "stdin"))
+    assert (channel, legacy_msg) == ("stdin", msg)
+
+
 # -------------------------------------------------------------------- the relay, for real
 
 
@@ -263,6 +277,19 @@ def test_relay_verification_refuses_what_jupyter_server_forwards() -> None:
         zmq_to_v1(frames[:5], "iopub")
     with pytest.raises(MalformedMessage):
         zmq_to_v1([DELIM, b"", b"{}", b"{}", 4, b"{}"], "iopub")
+
+
+def test_relay_never_unpacks_the_parts() -> None:
+    """The relay moves bytes: parts that no unpacker could read pass both ways unchanged
+    (the kernel, which verifies and unpacks, is the one to refuse them)."""
+    session = Session(key=KEY)
+    parts = [b"\xff not json", b"[", b"\x00", b"}{", b"buffer"]
+    frame = zmq_to_v1([b"id", DELIM, session.sign(parts), *parts], "shell", verify=session)
+    assert unpack_v1(frame) == ("shell", parts)
+    assert v1_to_zmq(frame, session, ident=b"id") == (
+        "shell",
+        [b"id", DELIM, session.sign(parts), *parts],
+    )
 
 
 def test_relay_passes_zmq_frames_without_copying_them_first(
@@ -461,7 +488,7 @@ def decode_or_wire_error(frame: Any) -> None:
             pass
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     frame=st.binary(max_size=200)
     | st.text(max_size=100)
@@ -473,6 +500,68 @@ def decode_or_wire_error(frame: Any) -> None:
 )
 def test_arbitrary_input_raises_only_wire_errors(frame: Any) -> None:
     decode_or_wire_error(frame)
+
+
+FIELDS = ["channel", "header", "parent_header", "metadata", "content", "buffers"]
+HEADER_FIELDS = ["msg_id", "msg_type", "version", "date", "session", "username"]
+# JSON that gets past the framing, to reach the message checks (and protocol 4 adaptation)
+near_messages = st.dictionaries(
+    st.sampled_from(FIELDS),
+    json_values
+    | st.sampled_from(CHANNEL_NAMES)
+    | st.dictionaries(
+        st.sampled_from(HEADER_FIELDS),
+        json_values | st.sampled_from(["4.1", "5.3", "2026-01-01T00:00:00Z", "execute_reply"]),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=near_messages, buffers=st.lists(st.binary(max_size=9), max_size=2))
+def test_near_messages_raise_only_wire_errors(body: dict[str, Any], buffers: list[bytes]) -> None:
+    text = json.dumps(body)
+    decode_or_wire_error(text)
+    decode_or_wire_error(pack_legacy_binary(text.encode(), buffers))
+    parts = [json.dumps(body.get(name)).encode() for name in FIELDS[1:5]]
+    decode_or_wire_error(pack_v1("shell", [*parts, *buffers]))
+
+
+def test_deeply_nested_json_is_a_wire_error() -> None:
+    depth = 100_000  # beyond any recursion limit, and orjson's own limit (1024 levels)
+    date = "[" * depth + "]" * depth
+    header = f'{{"msg_id": "1", "msg_type": "t", "date": {date}}}'
+    with pytest.raises(WireError, match="nested too deeply"):
+        legacy_to_message(f'{{"channel": "shell", "header": {header}}}')
+    with pytest.raises(BadFrame, match="nested too deeply"):
+        v1_to_message(Session(), pack_v1("shell", [header.encode(), b"{}", b"{}", b"{}"]))
+
+
+DEEP_NESTING_CHILD = """
+from kernelwire.errors import WireError
+from kernelwire.session import Session
+from kernelwire.websocket import legacy_to_message, pack_v1, v1_to_message
+
+depth = 1_000_000
+header = '{"msg_id": "1", "msg_type": "t", "x": ' + "[" * depth + "]" * depth + "}"
+for decode in (
+    lambda: legacy_to_message('{"channel": "shell", "header": ' + header + "}"),
+    lambda: v1_to_message(Session(), pack_v1("shell", [header.encode(), b"{}", b"{}", b"{}"])),
+):
+    try:
+        decode()
+    except WireError as exc:
+        print(type(exc).__name__)
+"""
+
+
+def test_a_million_levels_of_nesting_do_not_crash_the_process() -> None:
+    """Two megabytes of brackets overflow the C stack of an orjson older than 3.9.15
+    (CVE-2024-27454): in a child process, so that a crash fails this test only."""
+    done = subprocess.run(
+        [sys.executable, "-c", DEEP_NESTING_CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"the decoder crashed: {done.returncode} {done.stderr[-500:]}"
+    assert done.stdout.split() == ["BadWebsocketFrame", "BadFrame"]
 
 
 @st.composite
@@ -499,7 +588,7 @@ def mutated_frames(draw: st.DrawFn) -> bytes:
     return bytes(frame)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frame=mutated_frames())
 def test_mutated_frames_raise_only_wire_errors(frame: bytes) -> None:
     decode_or_wire_error(frame)

@@ -31,6 +31,7 @@ import orjson
 from .adapter import adapt
 from .errors import BadFrame, MalformedMessage, MissingHeaderField, TooFewFrames
 from .jsonutil import extract_dates_inplace, json_default
+from .packers import json_unpacker, orjson_unpacker
 from .signing import Signer
 from .wire import DELIM, MIN_FRAMES, Codec, feed_identities
 
@@ -42,11 +43,17 @@ V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 #: The kernel channels a websocket message may name.
 CHANNELS: frozenset[str] = frozenset(("shell", "control", "stdin", "iopub"))
 
+_CHANNEL_BYTES = {name: name.encode("ascii") for name in CHANNELS}
 # channel, header, parent_header, metadata, content: the v1 parts every frame has
 _V1_PARTS = ("channel", "header", "parent_header", "metadata", "content")
 # a v1 frame's fewest offsets: the start of each of the five parts, and the end
 _V1_MIN_OFFSETS = len(_V1_PARTS) + 1
 _MAX_SHOWN = 60  # how much of a bad channel name an error message quotes
+
+# orjson before 3.9.15 parses nesting of any depth on the C stack: a few megabytes of "["
+# crash the process (CVE-2024-27454). With such an orjson, untrusted JSON goes to the
+# stdlib parser, which raises RecursionError instead.
+_ORJSON_LIMITS_DEPTH = tuple(int(n) for n in orjson.__version__.split(".")[:3]) >= (3, 9, 15)
 
 
 class BadWebsocketFrame(MalformedMessage, ValueError):
@@ -71,6 +78,8 @@ def _byte_view(frame: Any, what: str) -> memoryview:
 
 def _check_offsets(offsets: Sequence[int], first: int, size: int, what: str) -> None:
     """The first offset is ``first``; none goes backwards or past ``size``."""
+    if offsets[0] == first and offsets[-1] <= size and list(offsets) == sorted(offsets):
+        return  # the common case, tested in C; the walk below names the fault
     if offsets[0] != first:
         raise BadWebsocketFrame(
             f"{what}: first offset is {offsets[0]}, but the offset table ends at byte {first}"
@@ -115,15 +124,21 @@ def pack_v1(channel: str, parts: Sequence[Any]) -> bytes:
         raise TooFewFrames(
             f"a v1 frame needs header, parent_header, metadata and content; got {len(parts)} parts"
         )
-    channel_bytes = channel.encode("utf-8")
+    return _v1_frame(_CHANNEL_BYTES.get(channel) or channel.encode("utf-8"), parts)
+
+
+def _v1_frame(channel: bytes, parts: Sequence[Any]) -> bytes:
+    """Offset table, channel and parts joined: one copy of each part, nothing parsed."""
     count = len(parts) + 2  # the channel's start, each part's start, and the end
     offset = 8 * (count + 1)
-    offsets = [offset, offset + len(channel_bytes)]
-    offset = offsets[-1]
+    offsets = [count, offset]
+    offset += len(channel)
+    offsets.append(offset)
     for part in parts:
-        offset += memoryview(part).nbytes
+        # len() of bytes is their size; other buffers (zmq Frames, arrays) say nbytes
+        offset += len(part) if part.__class__ is bytes else memoryview(part).nbytes
         offsets.append(offset)
-    return b"".join((struct.pack(f"<{count + 1}Q", count, *offsets), channel_bytes, *parts))
+    return b"".join((struct.pack(f"<{count + 1}Q", *offsets), channel, *parts))
 
 
 def unpack_v1(
@@ -157,9 +172,10 @@ def unpack_v1(
         raise BadWebsocketFrame(
             f"{what}: the last offset is {offsets[-1]}, but the frame has {size} bytes"
         )
-    for index in range(1, len(_V1_PARTS)):
-        if offsets[index] == offsets[index + 1]:
-            raise BadWebsocketFrame(f"{what}: the {_V1_PARTS[index]} part is empty")
+    if not offsets[1] < offsets[2] < offsets[3] < offsets[4] < offsets[5]:
+        for index in range(1, len(_V1_PARTS)):
+            if offsets[index] == offsets[index + 1]:
+                raise BadWebsocketFrame(f"{what}: the {_V1_PARTS[index]} part is empty")
     try:
         channel = str(view[offsets[0] : offsets[1]], "utf-8")
     except UnicodeDecodeError:
@@ -232,17 +248,17 @@ def zmq_to_v1(frames: Sequence[Any], channel: str, verify: Session | None = None
             f"malformed message: {len(rest)} frames after the delimiter, at least {MIN_FRAMES} "
             "needed (signature, header, parent_header, metadata, content)"
         )
+    parts = rest[1:]
     try:
-        signature_view, *parts = (memoryview(frame) for frame in rest)
-    except TypeError:
+        if verify is not None:
+            signer = _signer_of(verify)
+            if signer.enabled:
+                signature = rest[0] if rest[0].__class__ is bytes else bytes(memoryview(rest[0]))
+                signer.verify(signature, parts[:4])
+                verify.digest_history.check(signature)
+        return _v1_frame(_CHANNEL_BYTES.get(channel) or channel.encode("utf-8"), parts)
+    except TypeError:  # from memoryview() or join(): a frame that is not bytes-like
         raise MalformedMessage("a frame of the message is not bytes-like") from None
-    if verify is not None:
-        signer = _signer_of(verify)
-        if signer.enabled:
-            signature = bytes(signature_view)
-            signer.verify(signature, parts[:4])
-            verify.digest_history.check(signature)
-    return pack_v1(channel, parts)
 
 
 def v1_to_zmq(
@@ -265,16 +281,10 @@ def v1_to_zmq(
 
 
 def message_to_v1(session: Session, msg: dict[str, Any], channel: str) -> bytes:
-    """The v1 frame of a message dict (with its ``buffers``), packed with ``session``'s packer."""
-    pack = session.pack
-    content = msg.get("content")
-    parts = [
-        pack(msg["header"]),
-        pack(msg.get("parent_header") or {}),
-        pack(msg.get("metadata") or {}),
-        content if isinstance(content, bytes) else pack({} if content is None else content),
-        *msg.get("buffers", ()),
-    ]
+    """The v1 frame of a message dict (with its ``buffers``), its parts packed as
+    ``session`` packs them for ZeroMQ (see ``Session.serialize``)."""
+    parts = _unsigned_codec(session).serialize(msg)[2:]  # after DELIM and the empty signature
+    parts.extend(msg.get("buffers") or ())
     return pack_v1(channel, parts)
 
 
@@ -283,10 +293,31 @@ def v1_to_message(
 ) -> tuple[str, dict[str, Any]]:
     """``(channel, message dict)`` of a v1 frame, unpacked with ``session``'s unpacker and
     checked as ``Session.deserialize`` checks a received message (BadFrame,
-    MissingHeaderField); there is no signature to verify on a websocket."""
+    MissingHeaderField); there is no signature to verify on a websocket. The buffers are
+    memoryviews over ``frame``."""
     channel, parts = unpack_v1(frame, copy=False, channels=channels)
-    codec = Codec(Signer(), session.pack, session.unpack, parse_dates=session.parse_dates)
-    return channel, codec.deserialize([b"", *parts])
+    return channel, _unsigned_codec(session).deserialize([b"", *parts])
+
+
+# Codecs with the packers and date handling of a Session but no key: websocket frames carry
+# no signature. Few packer combinations exist; the bound only guards against a program that
+# makes new packer functions again and again.
+_unsigned_codecs: dict[tuple[Any, Any, bool], Codec] = {}
+_MAX_CODECS = 16
+
+
+def _unsigned_codec(session: Session) -> Codec:
+    unpack = session.unpack
+    if unpack is orjson_unpacker and not _ORJSON_LIMITS_DEPTH:
+        unpack = json_unpacker  # see _ORJSON_LIMITS_DEPTH: browsers' frames are untrusted
+    settings = (session.pack, unpack, bool(session.parse_dates))
+    codec = _unsigned_codecs.get(settings)
+    if codec is None:
+        if len(_unsigned_codecs) >= _MAX_CODECS:
+            _unsigned_codecs.clear()
+        codec = Codec(Signer(), settings[0], settings[1], parse_dates=settings[2])
+        _unsigned_codecs[settings] = codec
+    return codec
 
 
 def message_to_legacy(msg: dict[str, Any], channel: str) -> str | bytes:
@@ -325,9 +356,11 @@ def legacy_to_message(
         what = "legacy binary websocket frame"
         body_json, buffers = unpack_legacy_binary(frame, copy=False)
     try:
-        body = orjson.loads(body_json)
-    except orjson.JSONDecodeError as exc:
+        body = orjson.loads(body_json) if _ORJSON_LIMITS_DEPTH else _stdlib_loads(body_json)
+    except json.JSONDecodeError as exc:  # orjson's is a subclass
         raise BadWebsocketFrame(f"{what}: the message is not JSON: {exc}"[:200]) from None
+    except RecursionError:
+        raise BadWebsocketFrame(f"{what}: the JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadWebsocketFrame(f"{what}: the JSON is a {type(body).__name__}, not an object")
     if "channel" not in body:
@@ -336,6 +369,20 @@ def legacy_to_message(
     if body.get("buffers"):
         raise BadWebsocketFrame(f"{what}: buffers inside the JSON (they travel as binary parts)")
     return channel, _message(body, buffers, parse_dates)
+
+
+def _stdlib_loads(data: Any) -> Any:
+    """Strict JSON (UTF-8, no NaN) with the stdlib: what orjson accepts, but depth-limited."""
+    try:
+        text = data if isinstance(data, str) else str(data, "utf-8")
+        text.encode("utf-8")  # lone surrogates, as orjson refuses them
+    except UnicodeError as exc:
+        raise orjson.JSONDecodeError(f"not UTF-8: {exc}", "", 0) from None
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise orjson.JSONDecodeError(f"{name} is not JSON", "", 0)
 
 
 def _message(body: dict[str, Any], buffers: list[Any], parse_dates: bool) -> dict[str, Any]:
