@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -447,3 +449,28 @@ def test_asend_with_a_bad_identity_sends_nothing(
     finally:
         for sock in (*senders, receiver):
             sock.close()
+
+
+@pytest.mark.parametrize("packer", ["json", "orjson"])
+def test_megabytes_of_nesting_are_refused_without_crashing_the_process(packer: str) -> None:
+    """orjson before 3.9.15 parsed nesting on the C stack, so a signed message with a few
+    MB of "[" killed the receiving process (CVE-2024-27454); the dependency now requires a
+    release that refuses it. Run in a child process, where a crash shows as an exit code."""
+    script = f"""
+import hmac, hashlib, sys
+from kernelwire.errors import BadFrame
+from kernelwire.session import Session
+session = Session(key={KEY!r}, packer={packer!r})
+header = b'{{"msg_id": "m", "msg_type": "execute_request", "version": "5.3"}}'
+deep = b"[" * 4_000_000 + b"]" * 4_000_000
+parts = [header, b"{{}}", b"{{}}", deep]
+signature = hmac.new({KEY!r}, b"".join(parts), hashlib.sha256).hexdigest().encode()
+try:
+    session.deserialize([signature, *parts])
+except BadFrame as exc:
+    print("refused:", exc.frame)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout) == (0, "refused: content\n"), result.stderr

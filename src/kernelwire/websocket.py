@@ -31,7 +31,6 @@ import orjson
 from .adapter import adapt
 from .errors import BadFrame, MalformedMessage, MissingHeaderField, TooFewFrames
 from .jsonutil import extract_dates_inplace, json_default
-from .packers import json_unpacker, orjson_unpacker
 from .signing import Signer
 from .wire import DELIM, MIN_FRAMES, Codec, feed_identities
 
@@ -49,11 +48,6 @@ _V1_PARTS = ("channel", "header", "parent_header", "metadata", "content")
 # a v1 frame's fewest offsets: the start of each of the five parts, and the end
 _V1_MIN_OFFSETS = len(_V1_PARTS) + 1
 _MAX_SHOWN = 60  # how much of a bad channel name an error message quotes
-
-# orjson before 3.9.15 parses nesting of any depth on the C stack: a few megabytes of "["
-# crash the process (CVE-2024-27454). With such an orjson, untrusted JSON goes to the
-# stdlib parser, which raises RecursionError instead.
-_ORJSON_LIMITS_DEPTH = tuple(int(n) for n in orjson.__version__.split(".")[:3]) >= (3, 9, 15)
 
 
 class BadWebsocketFrame(MalformedMessage, ValueError):
@@ -307,10 +301,7 @@ _MAX_CODECS = 16
 
 
 def _unsigned_codec(session: Session) -> Codec:
-    unpack = session.unpack
-    if unpack is orjson_unpacker and not _ORJSON_LIMITS_DEPTH:
-        unpack = json_unpacker  # see _ORJSON_LIMITS_DEPTH: browsers' frames are untrusted
-    settings = (session.pack, unpack, bool(session.parse_dates))
+    settings = (session.pack, session.unpack, bool(session.parse_dates))
     codec = _unsigned_codecs.get(settings)
     if codec is None:
         if len(_unsigned_codecs) >= _MAX_CODECS:
@@ -356,7 +347,7 @@ def legacy_to_message(
         what = "legacy binary websocket frame"
         body_json, buffers = unpack_legacy_binary(frame, copy=False)
     try:
-        body = orjson.loads(body_json) if _ORJSON_LIMITS_DEPTH else _stdlib_loads(body_json)
+        body = orjson.loads(body_json)
     except json.JSONDecodeError as exc:  # orjson's is a subclass
         raise BadWebsocketFrame(f"{what}: the message is not JSON: {exc}"[:200]) from None
     except RecursionError:
@@ -369,20 +360,6 @@ def legacy_to_message(
     if body.get("buffers"):
         raise BadWebsocketFrame(f"{what}: buffers inside the JSON (they travel as binary parts)")
     return channel, _message(body, buffers, parse_dates)
-
-
-def _stdlib_loads(data: Any) -> Any:
-    """Strict JSON (UTF-8, no NaN) with the stdlib: what orjson accepts, but depth-limited."""
-    try:
-        text = data if isinstance(data, str) else str(data, "utf-8")
-        text.encode("utf-8")  # lone surrogates, as orjson refuses them
-    except UnicodeError as exc:
-        raise orjson.JSONDecodeError(f"not UTF-8: {exc}", "", 0) from None
-    return json.loads(text, parse_constant=_no_constant)
-
-
-def _no_constant(name: str) -> Any:
-    raise orjson.JSONDecodeError(f"{name} is not JSON", "", 0)
 
 
 def _message(body: dict[str, Any], buffers: list[Any], parse_dates: bool) -> dict[str, Any]:
