@@ -113,6 +113,10 @@ class KernelIO:
     interrupt_main: Callable[[], None]
 
 
+#: Makes the I/O of a kernel (its session is ready) in place of sockets.
+IOFactory = Callable[["KernelBase"], KernelIO]
+
+
 @dataclass
 class _Sockets:
     """What only a kernel serving real sockets has: the context, the threads that own
@@ -169,10 +173,10 @@ class KernelBase:
         connection_info: dict[str, Any],
         limits: KernelLimits | None = None,
         *,
-        io: KernelIO | None = None,
+        io: IOFactory | None = None,
     ) -> None:
-        """Bind the sockets of ``connection_info`` (a connection file's content), or use
-        ``io`` instead (see :mod:`.memory`)."""
+        """Bind the sockets of ``connection_info`` (a connection file's content), or take
+        ``io(kernel)`` instead (see :mod:`.memory`)."""
         self.connection_info = connection_info
         self.limits = limits if limits is not None else KernelLimits()
         # parse_dates=False: parent headers are echoed back exactly as the client sent them.
@@ -180,11 +184,9 @@ class KernelBase:
             connection_info, parse_dates=False, username="kernel"
         )
         self._sockets: _Sockets | None = None
-        if io is None:
-            io = self._open_sockets()
-        self.io = io
-        self.shell, self.control, self.stdin_socket = io.shell, io.control, io.stdin
-        self.iopub = io.iopub
+        self.io = self._open_sockets() if io is None else io(self)
+        self.shell, self.control, self.stdin_socket = self.io.shell, self.io.control, self.io.stdin
+        self.iopub = self.io.iopub
 
         self.execution_count = 0
         self.rejections = RejectionLog(log)

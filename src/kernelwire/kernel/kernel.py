@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from typing import Any, ClassVar
 
 from .._version import __version__
-from .base import KernelBase, KernelIO, get_kernel
+from .base import IOFactory, KernelBase, get_kernel
 from .display import clear_output, display, format_object, run_after_cell, set_publisher
 from .execution import CellOutcome, Executor, error_content
 from .fdcapture import start_fd_capture
@@ -61,7 +61,7 @@ class PythonKernel(KernelBase):
         connection_info: dict[str, Any],
         limits: KernelLimits | None = None,
         *,
-        io: KernelIO | None = None,
+        io: IOFactory | None = None,
     ) -> None:
         super().__init__(connection_info, limits, io=io)
         self.history = History()
