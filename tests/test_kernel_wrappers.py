@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import pytest
 from helpers import start_managed_kernel, stop_managed_kernel
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GUIDE = EXAMPLES.parent / "docs" / "guides" / "wrapper-kernels.md"
 TIMEOUT = 60
 ECHO = "kernelwire-echo-example"
 PROMPT = "kernelwire-prompt-example"
@@ -200,3 +202,18 @@ def test_shutdown_request_ends_the_process_cleanly(tmp_path: Path) -> None:
     finally:
         stop_managed_kernel((km, kc), now=False)
     assert process.returncode == 0
+
+
+def test_the_guides_python_snippet_runs() -> None:
+    """The wrapper-kernel guide's in-memory example, run as written next to the examples
+    (the guide shows the example kernels themselves from their files)."""
+    snippets = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    assert len(snippets) == 1
+    done = subprocess.run(
+        [sys.executable, "-c", snippets[0]],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
