@@ -27,8 +27,8 @@ class Recorder(KernelBase):
     implementation_version = "0.1"
     banner = "records what it is asked"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:  # as wrappers written for ipykernel do
+        super().__init__(**kwargs)
         self.cells: list[tuple[str, bool, bool]] = []
         self.during_cell = lambda: None
         self.shutdowns: list[bool] = []
@@ -150,6 +150,17 @@ def test_an_interrupt_raises_keyboardinterrupt_in_the_running_hook() -> None:
     assert [r["content"]["status"] for r in pair.receive("control")] == ["ok"]
 
 
+def test_an_interrupt_stops_an_async_hook_and_its_loop_serves_on() -> None:
+    pair = KernelPair(AsyncHooks)
+    pair.kernel.during_cell = lambda: pair.send("interrupt_request", channel="control")
+    statuses = []
+    for code in ("before", "call", "after"):
+        reply, _ = pair.request("execute_request", {"code": code})
+        assert reply is not None
+        statuses.append((reply["content"]["status"], reply["content"].get("ename")))
+    assert statuses == [("ok", None), ("error", "KeyboardInterrupt"), ("ok", None)]
+
+
 def test_an_interrupt_while_idle_is_ignored() -> None:
     pair = KernelPair(Recorder)
     reply, _ = pair.request("interrupt_request", channel="control")
@@ -179,7 +190,10 @@ def test_raw_input_without_allow_stdin_raises_in_the_hook() -> None:
 
 
 class AsyncHooks(KernelBase):
-    """Every hook a coroutine, as ipykernel 7 prefers them."""
+    """Every hook a coroutine, as ipykernel 7 prefers them; the cell ``call`` runs
+    ``self.during_cell`` between two awaits."""
+
+    during_cell: Any = staticmethod(lambda: None)
 
     async def do_execute(
         self,
@@ -191,6 +205,9 @@ class AsyncHooks(KernelBase):
         *,
         cell_id: str | None = None,
     ) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        if code == "call":
+            self.during_cell()
         await asyncio.sleep(0)
         self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": str(cell_id)})
         return {"status": "ok", "execution_count": self.execution_count}

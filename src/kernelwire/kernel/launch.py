@@ -54,7 +54,8 @@ def serve(
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    kernel = kernel_class(info, limits)
+    # Keywords: wrappers written for ipykernel define __init__(self, **kwargs).
+    kernel = kernel_class(connection_info=info, limits=limits)
     kernel.run()
     if kernel.launcher_gone:
         # Nobody is left to serve: threads user code started must not keep an orphan alive.

@@ -137,7 +137,7 @@ class KernelPair(Generic[K]):
         }
         self._interrupt_sent = False
         self._iopub: MemoryIOPub | None = None
-        self.kernel: K = kernel_class(info, io=self._make_io, **kernel_kwargs)
+        self.kernel: K = kernel_class(connection_info=info, io=self._make_io, **kernel_kwargs)
 
     def _make_io(self, kernel: KernelBase) -> KernelIO:
         self._iopub = MemoryIOPub(kernel.session)
