@@ -3,11 +3,10 @@
 A kernel subclasses :class:`KernelBase` and fills in the hooks ipykernel's wrapper kernels
 know (``do_execute``, ``do_complete``, ...; each may be ``async``); the base does the rest:
 
-- sockets and threads: the shell and stdin ROUTERs on the main thread, which runs the
-  hooks (so ``KeyboardInterrupt`` from SIGINT lands in them); the control ROUTER on its own
+- sockets and threads (see :mod:`.serving`): shell and stdin on the main thread, which
+  runs the hooks (so ``KeyboardInterrupt`` from SIGINT lands in them); control on its own
   thread, answering shutdown, interrupt and kernel_info at once, even while a cell runs;
-  IOPub (see :mod:`.iopub`: every thread publishes through it, new subscribers get
-  ``iopub_welcome``) and the heartbeat (see :mod:`.heartbeat`) on theirs.
+  IOPub (new subscribers get ``iopub_welcome``) and the heartbeat on theirs.
 - the protocol's rules: every request is framed by ``status: busy`` and ``status: idle``
   on IOPub, parented to it; ``execute_input`` and the execution count; ``stop_on_error``
   aborts; interrupts (see :mod:`.interrupts`); shutdown; input requests on stdin
@@ -21,11 +20,12 @@ know (``do_execute``, ``do_complete``, ...; each may be ``async``); the base doe
   no handler failure ends a channel's loop.
 
 The dispatch never touches a socket itself: it reads and writes through a
-:class:`KernelIO` (socket-like objects and a publisher), which :meth:`_open_sockets`
-builds from a connection file and :mod:`.memory` builds in memory, so the protocol rules
-can be tested without processes or sockets. The base changes no process-wide state except
-the SIGINT handler (and signal mask) that interrupts need, while :meth:`KernelBase.run`
-serves; a subclass adds its own in :meth:`KernelBase._patch_process`.
+:class:`~.channels.KernelIO` (socket-like objects and a publisher), which
+:mod:`.serving` makes from a connection file and :mod:`.memory` in memory, so the
+protocol rules can be tested without processes or sockets. The base changes no
+process-wide state except the SIGINT handler (and signal mask) that interrupts need, while
+:meth:`KernelBase.run` serves; a subclass adds its own in
+:meth:`KernelBase._patch_process`.
 """
 
 from __future__ import annotations
@@ -34,27 +34,24 @@ import asyncio
 import inspect
 import logging
 import os
-import signal
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from contextlib import ExitStack
+from typing import Any, ClassVar
 
 import zmq
 
 from .._version import __version__, protocol_version
-from ..connect import channel_url, session_from_connection_info
+from ..connect import session_from_connection_info
 from ..errors import BadFrame, WireError
 from ..protocol import CHANNELS, reply_type
+from .channels import IOFactory, KernelIO, Publisher
 from .comm import CommManager
-from .heartbeat import Heartbeat
 from .interrupts import InterruptGate
-from .iopub import IOPubChannel
 from .limits import KernelLimits
 from .logs import RejectionLog
-from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
+from .serving import SocketServer
 from .stdin import StdinChannel
 from .validation import Rejection, check_content, check_header
 
@@ -78,61 +75,6 @@ def get_kernel() -> KernelBase:
     if _current is None:
         raise RuntimeError("no kernelwire kernel is running in this process")
     return _current
-
-
-class Publisher(Protocol):
-    """What the kernel publishes IOPub messages through (:class:`.iopub.IOPubChannel`)."""
-
-    #: Wraps every send, so that no interrupt cuts a message in half.
-    guard: Callable[[], AbstractContextManager[Any]]
-
-    def publish(
-        self,
-        msg_type: str,
-        content: dict[str, Any],
-        parent: dict[str, Any] | None = None,
-        topic: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: list[Any] | None = None,
-    ) -> None: ...
-
-    def flush(self, timeout: float = 10.0) -> bool: ...
-
-
-@dataclass
-class KernelIO:
-    """Everything the dispatch reads from and writes to. ``shell``, ``control`` and
-    ``stdin`` behave as ROUTER sockets (``send_multipart``, ``recv_multipart`` raising
-    ``zmq.Again`` when NOBLOCK finds nothing); ``interrupt_main`` interrupts the main
-    thread's running request (a SIGINT to this process for a real kernel)."""
-
-    shell: Any
-    control: Any
-    stdin: Any
-    iopub: Publisher
-    interrupt_main: Callable[[], None]
-
-
-#: Makes the I/O of a kernel (its session is ready) in place of sockets.
-IOFactory = Callable[["KernelBase"], KernelIO]
-
-
-@dataclass
-class _Sockets:
-    """What only a kernel serving real sockets has: the context, the threads that own
-    the IOPub and heartbeat sockets, and the socket that wakes the shell loop."""
-
-    context: zmq.Context[Any]
-    iopub: IOPubChannel
-    heartbeat: Heartbeat
-    wake_url: str
-    wake: zmq.Socket[Any]
-    wake_sender: zmq.Socket[Any]
-    control_thread: threading.Thread
-
-
-def _signal_self() -> None:
-    os.kill(os.getpid(), signal.SIGINT)
 
 
 def _error_reply(exc: BaseException) -> dict[str, Any]:
@@ -183,7 +125,7 @@ class KernelBase:
         self.session = session_from_connection_info(
             connection_info, parse_dates=False, username="kernel"
         )
-        self._sockets: _Sockets | None = None
+        self._server: SocketServer | None = None
         self.io = self._open_sockets() if io is None else io(self)
         self.shell, self.control, self.stdin_socket = self.io.shell, self.io.control, self.io.stdin
         self.iopub = self.io.iopub
@@ -354,88 +296,23 @@ class KernelBase:
 
         launch(cls, argv)
 
-    # ------------------------------------------------------------------ sockets
+    # ------------------------------------------------------------------ serving
 
     def _open_sockets(self) -> KernelIO:
-        """Bind every socket of the connection info; the only place sockets are made."""
-        info, limits = self.connection_info, self.limits
-        context: zmq.Context[Any] = zmq.Context()
-        shell = self._bind(context, "shell", limits.shell_max_message_bytes, limits.shell_rcvhwm)
-        control = self._bind(
-            context, "control", limits.control_max_message_bytes, limits.control_rcvhwm
-        )
-        stdin = self._bind(context, "stdin", limits.stdin_max_message_bytes, limits.stdin_rcvhwm)
-        iopub = IOPubChannel(context, self.session, channel_url(info, "iopub"), limits)
-        heartbeat = Heartbeat(context, channel_url(info, "hb"))
-        wake_url = f"inproc://kernelwire-wake-{id(self)}"
-        wake = context.socket(zmq.PULL)
-        wake.bind(wake_url)
-        wake_sender = context.socket(zmq.PUSH)
-        wake_sender.linger = 0
-        wake_sender.connect(wake_url)
-        control_thread = threading.Thread(
-            target=self._control_loop, name="kernelwire-control", daemon=True
-        )
-        self._sockets = _Sockets(
-            context, iopub, heartbeat, wake_url, wake, wake_sender, control_thread
-        )
-        return KernelIO(shell, control, stdin, iopub, _signal_self)
-
-    def _bind(
-        self, context: zmq.Context[Any], channel: str, max_message_bytes: int, rcvhwm: int
-    ) -> zmq.Socket[Any]:
-        """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
-        from while ``rcvhwm`` of their messages wait (see :mod:`.limits`)."""
-        socket = context.socket(zmq.ROUTER)
-        socket.linger = 1000
-        socket.maxmsgsize = max_message_bytes
-        socket.rcvhwm = rcvhwm
-        socket.bind(channel_url(self.connection_info, channel))
-        return socket
-
-    # ------------------------------------------------------------------ running
+        """Bind the sockets of the connection info (see :mod:`.serving`)."""
+        self._server = SocketServer(self)
+        return self._server.io
 
     def run(self) -> None:
         """Serve until a shutdown_request, :meth:`stop` or the launcher's end stops the
         kernel; restores the process state after."""
-        sockets = self._sockets
-        if sockets is None:
+        if self._server is None:
             raise RuntimeError("run() serves sockets; this kernel was made with its own io")
-        with ExitStack() as undo:
-            _set_current(self)
-            undo.callback(_set_current, None)
-            self._handle_interrupts(undo)
-            sockets.iopub.start()
-            sockets.heartbeat.start()
-            undo.callback(self._close, sockets)  # after the subclass's state is restored
-            self._patch_process(undo)
-            sockets.control_thread.start()
-            watch = LauncherWatch.for_process(os.environ, self._parent_pid_at_start)
-            if watch is not None:
-                threading.Thread(
-                    target=self._watch_parent,
-                    args=(watch, sockets),
-                    name="kernelwire-parent-watch",
-                    daemon=True,
-                ).start()
-            try:
-                self._shell_loop(sockets)
-            finally:
-                self._finished.set()
-
-    def _handle_interrupts(self, undo: ExitStack) -> None:
-        """SIGINT becomes KeyboardInterrupt in the running request's hook (see
-        :mod:`.interrupts`) while the kernel serves; the previous handler comes back after,
-        when late interrupts are harmless."""
-        previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
-        undo.callback(signal.signal, signal.SIGINT, previous_sigint)
-        # A launcher may hand down a signal mask that blocks SIGINT (masks survive exec, and
-        # some CI runners and process supervisors block it): interrupts would then stay
-        # pending for ever. Unblock it before the helper threads start, so they inherit it.
-        unblock = getattr(signal, "pthread_sigmask", None)  # POSIX only
-        if unblock is not None:
-            previous_mask = unblock(signal.SIG_UNBLOCK, {signal.SIGINT})
-            undo.callback(unblock, signal.SIG_SETMASK, previous_mask)
+        _set_current(self)
+        try:
+            self._server.serve()
+        finally:
+            _set_current(None)
 
     def _patch_process(self, undo: ExitStack) -> None:
         """Change process-wide state for as long as the kernel serves (stdio, builtins...),
@@ -445,74 +322,8 @@ class KernelBase:
         """Publish output the kernel holds back, before any other message of the request
         (replies, input requests, display); the base holds none back."""
 
-    def _shell_loop(self, sockets: _Sockets) -> None:
-        poller = zmq.Poller()
-        poller.register(self.shell, zmq.POLLIN)
-        poller.register(sockets.wake, zmq.POLLIN)
-        poller.register(self.stdin_socket, zmq.POLLIN)
-        while not self._stopping.is_set():
-            ready = dict(poller.poll())
-            if sockets.wake in ready:
-                sockets.wake.recv(zmq.NOBLOCK)
-            if self.stdin_socket in ready:
-                self.stdin.discard_unexpected()
-            if self.shell in ready:
-                try:
-                    frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)
-                except zmq.Again:
-                    continue
-                self._dispatch_guarded(self.shell, self.shell_handlers, frames, "shell")
-
-    def _control_loop(self) -> None:
-        sockets = self._sockets
-        assert sockets is not None
-        try:
-            while not self._shutdown_requested:
-                frames = self.control.recv_multipart(copy=False)
-                self._dispatch_guarded(self.control, self.control_handlers, frames, "control")
-            self._stopping.set()
-            sockets.wake_sender.send(b"")
-        except zmq.ContextTerminated:
-            pass
-        finally:
-            self.control.close()
-            sockets.wake_sender.close()
-
-    def _watch_parent(self, watch: LauncherWatch, sockets: _Sockets) -> None:
-        """Stop when the process that started us is gone, so a crashed or killed frontend
-        leaves no orphan kernel behind: as a shutdown_request would (a running cell is
-        interrupted), and at once if user code does not stop within EXIT_GRACE."""
-        while not self._stopping.wait(WATCH_INTERVAL) and not self._finished.is_set():
-            reason = watch.gone()
-            if reason is None:
-                continue
-            log.warning("%s: shutting down", reason)
-            self.launcher_gone = True
-            self._stopping.set()
-            try:
-                waker = sockets.context.socket(zmq.PUSH)
-            except zmq.ZMQError:  # the kernel is already closing
-                return
-            waker.linger = 0
-            waker.connect(sockets.wake_url)
-            waker.send(b"")
-            waker.close()
-            if self.interrupts.in_request:  # a running cell would keep the main thread busy
-                self.io.interrupt_main()
-            if not self._finished.wait(EXIT_GRACE):
-                log.error("user code ignored the interrupt for %g s: exiting now", EXIT_GRACE)
-                os._exit(1)
-            return
-
-    def _close(self, sockets: _Sockets) -> None:
-        """Send what is queued, close every socket, and end the context."""
-        sockets.iopub.stop()
-        for socket in (self.shell, self.stdin_socket, sockets.wake):
-            socket.close()
-        sockets.context.term()  # ends the control and heartbeat threads if still running
-        if sockets.control_thread.ident is not None:
-            sockets.control_thread.join(timeout=5)
-        sockets.heartbeat.join(timeout=5)
+    def _release(self) -> None:
+        """Once the sockets are closed: log what is still counted, close event loops."""
         self.rejections.close()
         loop = getattr(self._loops, "loop", None)
         if loop is not None:

@@ -18,7 +18,8 @@ from contextlib import ExitStack
 from typing import Any, ClassVar
 
 from .._version import __version__
-from .base import IOFactory, KernelBase, get_kernel
+from .base import KernelBase, get_kernel
+from .channels import IOFactory
 from .display import clear_output, display, format_object, run_after_cell, set_publisher
 from .execution import CellOutcome, Executor, error_content
 from .fdcapture import start_fd_capture

@@ -35,7 +35,8 @@ import zmq
 from ..connect import session_from_connection_info
 from ..protocol import CHANNELS
 from ..session import Session
-from .base import KernelBase, KernelIO
+from .base import KernelBase
+from .channels import KernelIO
 
 K = TypeVar("K", bound=KernelBase)
 #: ``input_handler(prompt, password)``: the answer to an ``input_request``.
