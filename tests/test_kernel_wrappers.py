@@ -217,3 +217,18 @@ def test_the_guides_python_snippet_runs() -> None:
         timeout=TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_side_by_side_benchmark_runs() -> None:
+    """benchmarks/bench_wrapper_kernels.py, as a smoke run (tiny counts, no figure
+    checked): the same wrapper kernel starts and answers on both bases."""
+    script = EXAMPLES.parent / "benchmarks" / "bench_wrapper_kernels.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--executes", "3", "--messages", "10"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[0].strip() for line in done.stdout.splitlines() if "|" in line}
+    assert {"kernelwire", "ipykernel"} <= rows, done.stdout
