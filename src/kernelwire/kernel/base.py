@@ -140,6 +140,7 @@ class KernelBase:
         self.interrupts = InterruptGate()
         self.iopub.guard = self.stdin.guard = self.interrupts.deferred
         self._loops = threading.local()  # an event loop per thread, for async hooks
+        self._all_loops: list[asyncio.AbstractEventLoop] = []
         self._execute_keywords = _accepted_keywords(self.do_execute, ("cell_id", "cell_meta"))
         self._shutdown_requested = False
         self._stopping = threading.Event()
@@ -325,8 +326,7 @@ class KernelBase:
     def _release(self) -> None:
         """Once the sockets are closed: log what is still counted, close event loops."""
         self.rejections.close()
-        loop = getattr(self._loops, "loop", None)
-        if loop is not None:
+        for loop in self._all_loops:
             loop.close()
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
@@ -493,6 +493,7 @@ class KernelBase:
         loop = getattr(self._loops, "loop", None)
         if loop is None:
             loop = self._loops.loop = asyncio.new_event_loop()
+            self._all_loops.append(loop)
 
         async def wrapped() -> Any:
             return await awaitable
