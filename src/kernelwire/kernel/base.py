@@ -403,7 +403,7 @@ class KernelBase:
         channel: str,
     ) -> None:
         msg_type = msg["msg_type"]
-        if socket is self.shell:
+        if channel == "shell":  # the reply may go elsewhere than self.shell (a subshell)
             self._parent = msg["header"]
             self.interrupts.request_started()
         self._status("busy", msg)
@@ -431,7 +431,7 @@ class KernelBase:
             if msg_type.endswith("_request"):  # a failed request still gets its answer
                 self._reply(socket, idents, msg, _error_reply(exc))
         finally:
-            if socket is self.shell:
+            if channel == "shell":
                 self._flush_output()
                 self.interrupts.request_finished()
             self._status("idle", msg)
