@@ -89,3 +89,19 @@ def test_deferred_work_outside_user_code_or_in_another_thread_is_plain() -> None
         worker.start()
         worker.join()
     assert seen == [True]  # another thread does not touch the main thread's state
+
+
+def test_settled_work_inside_a_hook_drops_a_late_interrupt_and_user_code_nests() -> None:
+    """KernelBase runs the whole do_execute hook as user code; a hook reporting its result
+    (the Python kernel publishing the error) does it settled: an interrupt arriving then
+    is too late for the cell and is dropped, not raised into the report."""
+    gate = InterruptGate()
+    gate.request_started()
+    with gate.user_code():
+        with gate.settled():
+            assert gate.on_signal() is True  # remembered, not raised
+        assert gate.in_user_code and not gate.pending
+        with gate.user_code():  # a user expression evaluated by the hook
+            pass
+        assert gate.in_user_code  # the inner block restored the outer state
+    assert not gate.in_user_code

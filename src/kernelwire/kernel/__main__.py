@@ -5,8 +5,6 @@ kernelspec."""
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
 
@@ -39,46 +37,15 @@ def _install(argv: list[str]) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from ..connect import ConnectionFileError, read_connection_file
-    from .kernel import Kernel
-    from .limits import KernelLimits
+    from .kernel import PythonKernel
+    from .launch import serve
 
-    parser = argparse.ArgumentParser(
+    return serve(
+        PythonKernel,
+        argv,
         prog="python -m kernelwire.kernel",
-        description="Run the kernelwire Python kernel.",
         epilog="To install its kernelspec: python -m kernelwire.kernel install --help",
     )
-    parser.add_argument("-f", "--connection-file", required=True, help="connection file")
-    parser.add_argument("--debug", action="store_true", help="log at debug level")
-    # Launchers may append arguments meant for other kernels (`jupyter run --kernel K f.py`
-    # passes f.py; ipykernel ignores such extras): tolerated, so the kernel still starts.
-    args, unknown = parser.parse_known_args(argv)
-    logging.basicConfig(
-        stream=sys.__stderr__,
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="[kernelwire %(levelname)s] %(message)s",
-    )
-    if unknown:
-        logging.getLogger("kernelwire.kernel").warning(
-            "ignoring arguments this kernel does not use: %s", " ".join(unknown)
-        )
-    try:
-        info = read_connection_file(args.connection_file)
-    except ConnectionFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        limits = KernelLimits.from_environment()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    kernel = Kernel(info, limits)
-    kernel.run()
-    if kernel.launcher_gone:
-        # Nobody is left to serve: threads user code started must not keep an orphan alive.
-        logging.shutdown()
-        os._exit(1)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

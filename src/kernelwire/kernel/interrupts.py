@@ -51,7 +51,9 @@ class InterruptGate:
 
     @contextmanager
     def user_code(self) -> Iterator[None]:
-        """Run user code: interruptible inside, and at once if an interrupt is pending."""
+        """Run user code: interruptible inside, and at once if an interrupt is pending.
+        Nests: the state before it comes back after it."""
+        outer = self.in_user_code
         self.in_user_code = True
         try:
             if self.pending:
@@ -59,7 +61,20 @@ class InterruptGate:
                 raise KeyboardInterrupt
             yield
         finally:
-            self.in_user_code = False
+            self.in_user_code = outer
+
+    @contextmanager
+    def settled(self) -> Iterator[None]:
+        """The kernel's own work once a request's user code is done (reporting its result),
+        inside a hook that runs as user code: an interrupt arriving meanwhile comes too late
+        and is dropped, as after the request."""
+        outer = self.in_user_code
+        self.in_user_code = False
+        try:
+            yield
+        finally:
+            self.in_user_code = outer
+            self.pending = False
 
     @contextmanager
     def deferred(self) -> Iterator[None]:

@@ -1,0 +1,184 @@
+"""A kernel serving a connection file: its ZeroMQ sockets and the threads that own them.
+
+Threads and what each owns (ZeroMQ sockets are used by one thread only):
+
+- main: the shell and stdin ROUTERs; runs the kernel's hooks, so ``KeyboardInterrupt``
+  from SIGINT lands in them (the handler raises only while a hook runs, see
+  :mod:`.interrupts`).
+- control: the control ROUTER; answers shutdown, interrupt and kernel_info at once, even
+  while a cell runs.
+- IOPub (see :mod:`.iopub`), heartbeat (see :mod:`.heartbeat`), and the launcher watch
+  (see :mod:`.parentwatch`).
+
+Every socket is made in :meth:`SocketServer.__init__` (the ROUTERs in :meth:`_bind`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from ..connect import channel_url
+from .channels import KernelIO
+from .heartbeat import Heartbeat
+from .iopub import IOPubChannel
+from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
+
+if TYPE_CHECKING:
+    from .base import KernelBase
+
+log = logging.getLogger("kernelwire.kernel")
+
+
+def _signal_self() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+class SocketServer:
+    """The sockets of ``kernel``'s connection info, bound, and the loops serving them."""
+
+    def __init__(self, kernel: KernelBase) -> None:
+        self.kernel = kernel
+        info, limits = kernel.connection_info, kernel.limits
+        self.context: zmq.Context[Any] = zmq.Context()
+        self.shell = self._bind("shell", limits.shell_max_message_bytes, limits.shell_rcvhwm)
+        self.control = self._bind(
+            "control", limits.control_max_message_bytes, limits.control_rcvhwm
+        )
+        self.stdin = self._bind("stdin", limits.stdin_max_message_bytes, limits.stdin_rcvhwm)
+        self.iopub = IOPubChannel(self.context, kernel.session, channel_url(info, "iopub"), limits)
+        self.heartbeat = Heartbeat(self.context, channel_url(info, "hb"))
+        self._wake_url = f"inproc://kernelwire-wake-{id(self)}"
+        self._wake = self.context.socket(zmq.PULL)
+        self._wake.bind(self._wake_url)
+        self._wake_sender = self.context.socket(zmq.PUSH)
+        self._wake_sender.linger = 0
+        self._wake_sender.connect(self._wake_url)
+        self._control_thread = threading.Thread(
+            target=self._control_loop, name="kernelwire-control", daemon=True
+        )
+        self.io = KernelIO(self.shell, self.control, self.stdin, self.iopub, _signal_self)
+
+    def _bind(self, channel: str, max_message_bytes: int, rcvhwm: int) -> zmq.Socket[Any]:
+        """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
+        from while ``rcvhwm`` of their messages wait (see :mod:`.limits`)."""
+        socket = self.context.socket(zmq.ROUTER)
+        socket.linger = 1000
+        socket.maxmsgsize = max_message_bytes
+        socket.rcvhwm = rcvhwm
+        socket.bind(channel_url(self.kernel.connection_info, channel))
+        return socket
+
+    def serve(self) -> None:
+        """Serve until the kernel stops; every process-wide change is undone after."""
+        kernel = self.kernel
+        with ExitStack() as undo:
+            self._handle_interrupts(undo)
+            self.iopub.start()
+            self.heartbeat.start()
+            undo.callback(self._close)  # after the kernel's own changes are undone
+            kernel._patch_process(undo)
+            self._control_thread.start()
+            watch = LauncherWatch.for_process(os.environ, kernel._parent_pid_at_start)
+            if watch is not None:
+                threading.Thread(
+                    target=self._watch_parent,
+                    args=(watch,),
+                    name="kernelwire-parent-watch",
+                    daemon=True,
+                ).start()
+            try:
+                self._shell_loop()
+            finally:
+                kernel._finished.set()
+
+    def _handle_interrupts(self, undo: ExitStack) -> None:
+        """SIGINT becomes KeyboardInterrupt in the running request's hook (see
+        :mod:`.interrupts`) while the kernel serves; the previous handler comes back after,
+        when late interrupts are harmless."""
+        previous_sigint = signal.signal(signal.SIGINT, self.kernel._on_sigint)
+        undo.callback(signal.signal, signal.SIGINT, previous_sigint)
+        # A launcher may hand down a signal mask that blocks SIGINT (masks survive exec, and
+        # some CI runners and process supervisors block it): interrupts would then stay
+        # pending for ever. Unblock it before the helper threads start, so they inherit it.
+        unblock = getattr(signal, "pthread_sigmask", None)  # POSIX only
+        if unblock is not None:
+            previous_mask = unblock(signal.SIG_UNBLOCK, {signal.SIGINT})
+            undo.callback(unblock, signal.SIG_SETMASK, previous_mask)
+
+    def _shell_loop(self) -> None:
+        kernel, shell, stdin, wake = self.kernel, self.shell, self.stdin, self._wake
+        poller = zmq.Poller()
+        poller.register(shell, zmq.POLLIN)
+        poller.register(wake, zmq.POLLIN)
+        poller.register(stdin, zmq.POLLIN)
+        while not kernel._stopping.is_set():
+            ready = dict(poller.poll())
+            if wake in ready:
+                wake.recv(zmq.NOBLOCK)
+            if stdin in ready:
+                kernel.stdin.discard_unexpected()
+            if shell in ready:
+                try:
+                    frames = shell.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    continue
+                kernel._dispatch_guarded(shell, kernel.shell_handlers, frames, "shell")
+
+    def _control_loop(self) -> None:
+        kernel = self.kernel
+        try:
+            while not kernel._shutdown_requested:
+                frames = self.control.recv_multipart(copy=False)
+                kernel._dispatch_guarded(self.control, kernel.control_handlers, frames, "control")
+            kernel._stopping.set()
+            self._wake_sender.send(b"")
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            self.control.close()
+            self._wake_sender.close()
+
+    def _watch_parent(self, watch: LauncherWatch) -> None:
+        """Stop when the process that started us is gone, so a crashed or killed frontend
+        leaves no orphan kernel behind: as a shutdown_request would (a running cell is
+        interrupted), and at once if user code does not stop within EXIT_GRACE."""
+        kernel = self.kernel
+        while not kernel._stopping.wait(WATCH_INTERVAL) and not kernel._finished.is_set():
+            reason = watch.gone()
+            if reason is None:
+                continue
+            log.warning("%s: shutting down", reason)
+            kernel.launcher_gone = True
+            kernel._stopping.set()
+            try:
+                waker = self.context.socket(zmq.PUSH)
+            except zmq.ZMQError:  # the kernel is already closing
+                return
+            waker.linger = 0
+            waker.connect(self._wake_url)
+            waker.send(b"")
+            waker.close()
+            if kernel.interrupts.in_request:  # a running cell would keep the main thread busy
+                _signal_self()
+            if not kernel._finished.wait(EXIT_GRACE):
+                log.error("user code ignored the interrupt for %g s: exiting now", EXIT_GRACE)
+                os._exit(1)
+            return
+
+    def _close(self) -> None:
+        """Send what is queued, close every socket, and end the context."""
+        self.iopub.stop()
+        for socket in (self.shell, self.stdin, self._wake):
+            socket.close()
+        self.context.term()  # ends the control and heartbeat threads if still running
+        if self._control_thread.ident is not None:
+            self._control_thread.join(timeout=5)
+        self.heartbeat.join(timeout=5)
+        self.kernel._release()
