@@ -31,6 +31,7 @@ from .router import (
     InputHandler,
     OutputCallback,
     input_prompt,
+    log,
 )
 
 
@@ -64,7 +65,6 @@ class AsyncClient(KernelChannels):
         self._last_pong = time.monotonic()
         self._activity = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._failure: Exception | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -139,18 +139,20 @@ class AsyncClient(KernelChannels):
             pass
 
     async def _read(self, socket: Any, channel: str) -> None:
+        """File every message of ``channel``, for as long as the client is open: errors of
+        callbacks and handlers are filed with their request, so the reader never stops."""
         while True:
             frames = await socket.recv_multipart(copy=False)
             try:
                 msg = self.router.receive(channel, frames)
                 if msg is not None and channel == "stdin" and msg["msg_type"] == "input_request":
                     await self._answer_input(msg)
-            except Exception as exc:
-                # An output callback or input handler raised: every waiter re-raises it.
-                self._failure = exc
-                self._notify()
-                return
+            except Exception:
+                log.exception("handling a message on %s failed; the message is dropped", channel)
             self._notify()
+            # A message already queued is returned without yielding to the loop: yield, or
+            # a flood of IOPub keeps waits, their timeouts and the heartbeat from running.
+            await asyncio.sleep(0)
 
     async def _answer_input(self, request: dict[str, Any]) -> None:
         handler = self.router.input_handler_for(request, self.input_handler)
@@ -163,6 +165,10 @@ class AsyncClient(KernelChannels):
                 value = str(answer)
         except EOFError:
             pass
+        except Exception as exc:
+            # Raised by the wait of the request that asked for input, as callback errors are.
+            if not self.router.input_failed(request, exc):
+                raise
         finally:
             await self.stdin.send_multipart(self.router.input_reply(request, value))
 
@@ -186,12 +192,13 @@ class AsyncClient(KernelChannels):
         if not self._tasks:
             await self.start()
         wait = self.router.wait(exchange, timeout, what)
-        while not exchange.done:
-            if self._failure is not None:
-                raise self._failure
-            wait.check_refusals()
-            self._check_kernel()
-            await self._next_activity(wait.next_slice())
+        try:
+            while not wait.finished():
+                wait.check_refusals()
+                self._check_kernel()
+                await self._next_activity(wait.next_slice())
+        finally:
+            wait.end()
 
     async def _ask(self, request: Request, timeout: float | None) -> dict[str, Any]:
         """Send ``request`` and return its reply."""

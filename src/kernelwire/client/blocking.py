@@ -19,6 +19,7 @@ from .router import (
     EOF_INPUT,
     HEARTBEAT_INTERVAL,
     IOPUB_RETRY,
+    PUMP_BATCH,
     REQUEST_TIMEOUT,
     Exchange,
     InputHandler,
@@ -122,7 +123,8 @@ class BlockingClient(KernelChannels):
         for socket, channel in self._channels.items():
             if socket not in ready:
                 continue
-            while True:
+            # A batch at a time: draining a flooded socket dry could take forever.
+            for _ in range(PUMP_BATCH):
                 try:
                     frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
                 except zmq.Again:
@@ -173,10 +175,13 @@ class BlockingClient(KernelChannels):
         """Handle messages until ``exchange`` is done; bounded by ``timeout`` seconds (None:
         no bound, but the kernel's death or a refused reply still ends the wait)."""
         wait = self.router.wait(exchange, timeout, what)
-        while not exchange.done:
-            wait.check_refusals()
-            self._check_kernel()
-            self._pump(wait.next_slice())
+        try:
+            while not wait.finished():
+                wait.check_refusals()
+                self._check_kernel()
+                self._pump(wait.next_slice())
+        finally:
+            wait.end()
 
     def _ask(self, request: Request, timeout: float | None) -> dict[str, Any]:
         """Send ``request`` and return its reply."""
@@ -201,8 +206,9 @@ class BlockingClient(KernelChannels):
     ) -> ExecutionResult:
         """Run ``code``; returns the reply and the IOPub messages of the request, collected
         until the kernel reports idle for it. ``output_callback`` sees each IOPub message
-        as it arrives. stdin is allowed when an input handler is given (here or on the
-        client) unless ``allow_stdin`` says otherwise."""
+        as it arrives; if it raises, this call raises that error (once) and the request's
+        later outputs are only kept. stdin is allowed when an input handler is given (here
+        or on the client) unless ``allow_stdin`` says otherwise."""
         handler = input_handler or self.input_handler
         request = requests.execute(
             code,
@@ -307,7 +313,9 @@ class BlockingClient(KernelChannels):
     ) -> list[dict[str, Any]]:
         """Wait until the request ``msg_id`` (one of the last few hundred sent) is complete:
         the kernel reported idle for it (and replied, if it has a reply). Returns the IOPub
-        messages it caused; use it to resume a request after a timeout, or for comms."""
+        messages it caused; use it to resume a request after a timeout, or for comms.
+        (What arrived while no call waited for the request is held up to
+        ``UNCLAIMED_OUTPUTS`` messages over all requests, the oldest dropped first.)"""
         exchange = self.router.exchange(msg_id)
         self._wait(exchange, timeout, f"idle status for {exchange.msg_type}")
         return exchange.outputs
