@@ -22,8 +22,10 @@ from kernelwire.client import (
     AsyncClient,
     BlockingClient,
     KernelTimeout,
+    aio,
     start_kernel,
 )
+from kernelwire.client.aio import wait_at_most
 
 SCRIPTED_KERNEL = Path(__file__).with_name("scripted_kernel.py")
 KEY = "robustness-test-key"
@@ -236,6 +238,51 @@ def test_blocking_waits_time_out_under_a_flood(scripted_kernel: dict[str, Any]) 
             client.execute("flood", timeout=3)
         with pytest.raises(KernelTimeout):
             client.kernel_info(timeout=3)
+
+
+# ---------------------------------------------------------------- closing
+
+
+def test_a_cancelled_bounded_wait_is_cancelled_even_if_its_awaitable_just_completed() -> None:
+    """``asyncio.wait_for`` (before 3.12) returns the result instead: the cancelled task
+    runs on. That is how a heartbeat task outlived ``close()``, which then waited forever."""
+
+    async def scenario() -> None:
+        answer = asyncio.get_running_loop().create_future()
+        waiting = asyncio.ensure_future(wait_at_most(answer, 30))
+        await asyncio.sleep(0)
+        answer.set_result("pong")
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    run(scenario())
+
+
+def test_async_close_ends_the_clients_tasks_whenever_it_comes(
+    scripted_kernel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heartbeats back to back, and clients closed at all moments: some close comes just as
+    a heartbeat answer arrives. Each close must end (the hang of the flood test, once in a
+    dozen runs, made likely)."""
+    monkeypatch.setattr(aio, "HEARTBEAT_INTERVAL", 0.001)
+    connection = scripted_kernel["connection_file"]
+
+    async def open_and_close(delay: float) -> bool:
+        client = AsyncClient(connection)
+        await client.start()
+        await asyncio.sleep(delay)
+        closing = asyncio.ensure_future(client.close())
+        closed, _ = await asyncio.wait({closing}, timeout=HANG_GUARD / 4)
+        return bool(closed)
+
+    async def scenario() -> None:
+        for _ in range(5):
+            delays = [index * 0.01 for index in range(20)]
+            closed = await asyncio.gather(*(open_and_close(delay) for delay in delays))
+            assert all(closed), f"{closed.count(False)} of {len(closed)} closes did not end"
+
+    run(scenario())
 
 
 # ---------------------------------------------------------------- 4: duplicated replies

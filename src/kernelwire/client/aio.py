@@ -10,7 +10,8 @@ import asyncio
 import inspect
 import os
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -33,6 +34,27 @@ from .router import (
     input_prompt,
     log,
 )
+
+T = TypeVar("T")
+
+
+async def wait_at_most(awaitable: Awaitable[T], timeout: float) -> tuple[bool, T | None]:
+    """``(True, result)`` of ``awaitable`` if it completes within ``timeout`` seconds, else
+    ``(False, None)`` with it cancelled.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it swallows a cancellation that arrives in
+    the loop iteration where its awaitable completes (it returns the result instead), so a
+    task cancelled then runs on. That kept ``close()`` waiting forever for a heartbeat task.
+    """
+    future = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({future}, timeout=max(0.0, timeout))
+    finally:
+        if not future.done():
+            future.cancel()
+    if not done:
+        return False, None
+    return True, future.result()
 
 
 class AsyncClient(KernelChannels):
@@ -133,10 +155,7 @@ class AsyncClient(KernelChannels):
         event.set()
 
     async def _next_activity(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._activity.wait(), max(0.0, timeout))
-        except asyncio.TimeoutError:
-            pass
+        await wait_at_most(self._activity.wait(), timeout)
 
     async def _read(self, socket: Any, channel: str) -> None:
         """File every message of ``channel``, for as long as the client is open: errors of
@@ -173,7 +192,7 @@ class AsyncClient(KernelChannels):
             await self.stdin.send_multipart(self.router.input_reply(request, value))
 
     async def _beat(self) -> None:
-        while True:
+        while not self.closed:
             await self.is_alive(self.heartbeat_timeout)
             await asyncio.sleep(HEARTBEAT_INTERVAL)
 
@@ -358,16 +377,19 @@ class AsyncClient(KernelChannels):
         if self.kernel is not None and not self.kernel.is_running():
             return False
         async with self._hb_lock:
-            await self.hb.send(b"ping")
+            answered = False
             try:
-                await asyncio.wait_for(self.hb.recv(), timeout)
-            except asyncio.TimeoutError:
-                # A REQ socket that lost its reply can send no more: replace it.
-                self.hb.close(linger=0)
-                self.hb = self._connect("hb", zmq.REQ)
-                return False
-            self._last_pong = time.monotonic()
-            return True
+                await self.hb.send(b"ping")
+                answered, _ = await wait_at_most(self.hb.recv(), timeout)
+            finally:
+                if not answered:
+                    # A REQ socket that lost (or stopped waiting for) its reply can send no
+                    # more: replace it.
+                    self.hb.close(linger=0)
+                    self.hb = self._connect("hb", zmq.REQ)
+            if answered:
+                self._last_pong = time.monotonic()
+            return answered
 
 
 __all__ = ["AsyncClient"]

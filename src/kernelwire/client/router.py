@@ -46,8 +46,6 @@ UNCLAIMED_OUTPUTS = 10_000
 
 log = logging.getLogger("kernelwire.client")
 
-log = logging.getLogger("kernelwire.client")
-
 
 def _str_id(msg: dict[str, Any], where: str, value: Any) -> str | None:
     """``value`` if it is a str id (or None); else None, with a warning: a validly signed
