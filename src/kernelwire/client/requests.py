@@ -30,12 +30,12 @@ class Request:
 def execute(
     code: str,
     *,
-    silent: bool,
-    store_history: bool,
-    user_expressions: dict[str, str] | None,
-    allow_stdin: bool | None,
-    stop_on_error: bool,
-    can_answer_input: bool,
+    silent: bool = False,
+    store_history: bool = True,
+    user_expressions: dict[str, str] | None = None,
+    allow_stdin: bool | None = None,
+    stop_on_error: bool = True,
+    can_answer_input: bool = False,
 ) -> Request:
     """stdin is allowed when the caller can answer input, unless ``allow_stdin`` is given."""
     content = {

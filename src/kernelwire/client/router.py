@@ -12,15 +12,17 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DuplicateSignature, WireError
 from ..protocol import EOF_INPUT, reply_type
-from ..session import Session
 from ..wire import feed_identities
 from .errors import KernelTimeout, MessageRefused
 from .requests import Request
 from .results import Comm
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 OutputCallback = Callable[[dict[str, Any]], None]
 #: ``input_handler(prompt, password) -> str``: answers the kernel's ``input_request``.
