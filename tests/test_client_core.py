@@ -391,3 +391,58 @@ def imported_names(node: ast.Import | ast.ImportFrom, path: Path) -> set[str]:
     module = [*package[: len(package) - node.level + 1], *(node.module or "").split(".")]
     module = [part for part in module if part]
     return {".".join(module), *(".".join([*module, alias.name]) for alias in node.names)}
+
+
+# ---------------------------------------------------------------- kernel comms, other traffic
+
+
+def test_comms_the_kernel_opens_and_other_traffic_reach_their_hooks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hook that raises is logged; the messages are filed all the same."""
+
+    def opens_a_comm(request: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        comm = {"comm_id": "c1", "target_name": "frontend"}
+        return [
+            ("iopub", "status", {"execution_state": "busy"}),
+            ("iopub", "comm_open", {**comm, "data": {}}),
+            ("iopub", "comm_msg", {"comm_id": "c1", "data": {"n": 1}}),
+            ("iopub", "comm_close", {"comm_id": "c1", "data": {}}),
+            ("shell", "execute_reply", {"status": "ok", "execution_count": 1}),
+            ("iopub", "status", {"execution_state": "idle"}),
+        ]
+
+    core = make_core(kernel=StoppedKernel(running=True))
+    io = ScriptedKernelIO(core, opens_a_comm)
+    opened: list[Any] = []
+    comm_messages: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+
+    def on_comm_open(comm: Any, msg: dict[str, Any]) -> None:
+        opened.append(comm)
+        comm.on_message = comm_messages.append
+        raise RuntimeError("hook broke")
+
+    core.router.on_comm_open = on_comm_open
+    core.router.on_other_iopub = others.append
+    io.kernel_says("iopub", "stream", {"name": "stdout", "text": "x"}, {"msg_id": "theirs"})
+    result = io.run(core.execute("1", timeout=30, output_callback=None, input_handler=None))
+    assert [comm.comm_id for comm in opened] == ["c1"]
+    assert [msg["msg_type"] for msg in comm_messages] == ["comm_msg", "comm_close"]
+    assert opened[0].closed and "c1" not in core.router.comms  # closed: forgotten
+    assert [msg["parent_header"]["msg_id"] for msg in others] == ["theirs"]
+    assert "comm_open" in [msg["msg_type"] for msg in result.outputs]
+    assert any("on_comm_open raised" in record.getMessage() for record in caplog.records)
+
+
+def test_any_request_and_debug_requests_count_their_seq() -> None:
+    core = make_core(kernel=StoppedKernel(running=True))
+    io = ScriptedKernelIO(core)
+    custom = client_requests.custom(
+        "my_request", {"x": 1}, channel="control", buffers=None, metadata=None
+    )
+    assert io.run(core.ask(custom, 30))["msg_type"] == "my_reply"
+    for _ in range(2):
+        io.run(core.ask(client_requests.debug("debugInfo", None, core.next_debug_seq()), 30))
+    channels_and_seqs = [(channel, msg["content"].get("seq")) for channel, msg in io.sent]
+    assert channels_and_seqs == [("control", None), ("control", 1), ("control", 2)]

@@ -124,6 +124,35 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
         """The comm_info_reply message (all comms, or those of ``target_name``)."""
         return self._ask(requests.comm_info(target_name), timeout)
 
+    def request(
+        self,
+        msg_type: str,
+        content: dict[str, Any] | None = None,
+        *,
+        channel: str = "shell",
+        buffers: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        timeout: float | None = REQUEST_TIMEOUT,
+    ) -> ReplyT:
+        """Send any request on ``channel`` (shell or control): a message type this client
+        has no method for, or a custom one; returns its reply (the first message on that
+        channel whose parent is this request)."""
+        request = requests.custom(
+            msg_type, content, channel=channel, buffers=buffers, metadata=metadata
+        )
+        return self._ask(request, timeout)
+
+    def debug_request(
+        self,
+        command: str,
+        arguments: dict[str, Any] | None = None,
+        timeout: float | None = REQUEST_TIMEOUT,
+    ) -> ReplyT:
+        """A Debug Adapter Protocol request (``debugInfo``, ``initialize``...) to the
+        kernel's debugger, on control; the debug_reply message. ``seq`` counts up per
+        client."""
+        return self._ask(requests.debug(command, arguments, self.core.next_debug_seq()), timeout)
+
     def _ask(self, request: requests.Request, timeout: float | None) -> ReplyT:
         return self._run(self.core.ask(request, timeout))  # type: ignore[no-any-return]
 

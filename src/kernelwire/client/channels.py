@@ -7,6 +7,7 @@ creating, connecting and closing them is the same either way, so it is done here
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -16,6 +17,7 @@ from ..connect import session_from_connection_info as _session_for
 from ..session import Session
 from .core import ClientCore
 from .launcher import KernelProcess
+from .results import Comm
 from .router import InputHandler
 
 
@@ -111,6 +113,28 @@ class KernelChannels:
     @input_handler.setter
     def input_handler(self, handler: InputHandler | None) -> None:
         self.core.input_handler = handler
+
+    @property
+    def on_comm_open(self) -> Callable[[Comm, dict[str, Any]], Any] | None:
+        """Called with ``(comm, comm_open message)`` for each comm the kernel opens, as
+        messages are handled; set ``comm.on_message`` there to see its messages as they
+        come (they also collect in ``comm.received``), and answer with ``comm_msg`` or
+        ``comm_close``. While None, comms the kernel opens are not tracked."""
+        return self.router.on_comm_open
+
+    @on_comm_open.setter
+    def on_comm_open(self, handler: Callable[[Comm, dict[str, Any]], Any] | None) -> None:
+        self.router.on_comm_open = handler
+
+    @property
+    def on_other_iopub(self) -> Callable[[dict[str, Any]], Any] | None:
+        """Called with each IOPub message whose parent is no recent request of this client
+        (another client's traffic, or the kernel's own), as messages are handled."""
+        return self.router.on_other_iopub
+
+    @on_other_iopub.setter
+    def on_other_iopub(self, hook: Callable[[dict[str, Any]], Any] | None) -> None:
+        self.router.on_other_iopub = hook
 
     def _send_frames(self, channel: str, frames: list[Any]) -> Any:
         """Send ``frames`` on the socket of ``channel``: shell, control or stdin."""

@@ -191,6 +191,12 @@ class ClientCore:
         self.heartbeat = Heartbeat(heartbeat_timeout)
         #: The client's default input handler (a request may bring its own).
         self.input_handler = input_handler
+        self._debug_seq = 0
+
+    def next_debug_seq(self) -> int:
+        """The ``seq`` of the next Debug Adapter Protocol request: 1, 2, 3..."""
+        self._debug_seq += 1
+        return self._debug_seq
 
     # ------------------------------------------------------------------ what comes in
 

@@ -130,6 +130,27 @@ def _comm_id(comm: Comm | str) -> str:
     return comm.comm_id if isinstance(comm, Comm) else comm
 
 
+def custom(
+    msg_type: str,
+    content: dict[str, Any] | None,
+    *,
+    channel: str,
+    buffers: list[Any] | None,
+    metadata: dict[str, Any] | None,
+) -> Request:
+    """Any request on shell or control; the first message parented to it on that channel
+    is its reply."""
+    if channel not in ("shell", "control"):
+        raise ValueError(f"requests go on shell or control, not {channel!r}")
+    return Request(msg_type, content or {}, channel, buffers=buffers, metadata=metadata)
+
+
+def debug(command: str, arguments: dict[str, Any] | None, seq: int) -> Request:
+    """A Debug Adapter Protocol request for the kernel's debugger, on control."""
+    content = {"type": "request", "seq": seq, "command": command, "arguments": arguments or {}}
+    return Request("debug_request", content, channel="control")
+
+
 def interrupt() -> Request:
     return Request("interrupt_request", {}, channel="control")
 

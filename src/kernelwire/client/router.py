@@ -76,6 +76,15 @@ def _log_once(count: int, message: str, *args: Any) -> None:
     log.log(logging.WARNING if count == 1 else logging.DEBUG, message, *args)
 
 
+def _call_hook(name: str, hook: Callable[..., Any], *args: Any) -> None:
+    """Call a hook for messages no request waits for: what it raises is logged, for there
+    is no call to raise it in, and the message is filed all the same."""
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("%s raised; the message is filed all the same", name)
+
+
 def _not_ready_message(timeout: float, alive: bool) -> str:
     """Why wait_for_ready gave up, judging by whether the heartbeat answers."""
     if not alive:
@@ -217,6 +226,12 @@ class MessageRouter:
         #: and validly signed copies of messages already received.
         self.duplicate_replies = 0
         self.replayed = 0
+        #: Called with ``(comm, comm_open message)`` for each comm the kernel opens; while
+        #: it is None such comms are not tracked.
+        self.on_comm_open: Callable[[Comm, dict[str, Any]], Any] | None = None
+        #: Called with each IOPub message whose parent is no recent request of this
+        #: client: another client's traffic, or the kernel's own.
+        self.on_other_iopub: OutputCallback | None = None
 
     def request(
         self,
@@ -340,13 +355,17 @@ class MessageRouter:
 
     def _file_output(self, msg: dict[str, Any], exchange: Exchange | None) -> None:
         content = msg["content"]
-        if msg["msg_type"] in ("comm_msg", "comm_close"):
+        msg_type = msg["msg_type"]
+        if msg_type == "comm_open" and self.on_comm_open is not None:
+            self._kernel_opened_comm(msg, self.on_comm_open)
+        elif msg_type in ("comm_msg", "comm_close"):
             comm_id = _str_id(msg, "content.comm_id", content.get("comm_id"))
             comm = self.comms.get(comm_id) if comm_id else None
             if comm is not None:
-                comm.received.append(msg)
-                comm.closed = comm.closed or msg["msg_type"] == "comm_close"
+                self._file_comm_message(comm, msg)
         if exchange is None:
+            if self.on_other_iopub is not None:
+                _call_hook("on_other_iopub", self.on_other_iopub, msg)
             return
         if exchange.waiters:
             exchange.outputs.append(msg)
@@ -366,6 +385,29 @@ class MessageRouter:
             except BaseException:
                 exchange.output_callback = None
                 raise
+
+    def _kernel_opened_comm(
+        self, msg: dict[str, Any], on_comm_open: Callable[[Comm, dict[str, Any]], Any]
+    ) -> None:
+        content = msg["content"]
+        comm_id = _str_id(msg, "content.comm_id", content.get("comm_id"))
+        target_name = content.get("target_name")
+        if not comm_id or not isinstance(target_name, str):
+            log.warning("comm_open from the kernel without a str comm_id and target_name")
+            return
+        comm = Comm(comm_id, target_name, msg["msg_id"], opened_by_kernel=True)
+        self.comms[comm_id] = comm
+        _call_hook("on_comm_open", on_comm_open, comm, msg)
+
+    def _file_comm_message(self, comm: Comm, msg: dict[str, Any]) -> None:
+        comm.received.append(msg)
+        if msg["msg_type"] == "comm_close":
+            comm.closed = True
+            if comm.opened_by_kernel:
+                # Nobody sends on it any more: forgotten, so that comms come and go unbounded.
+                self.comms.pop(comm.comm_id, None)
+        if comm.on_message is not None:
+            _call_hook("a comm's on_message", comm.on_message, msg)
 
     def _hold_unclaimed(self, parent_id: str, msg: dict[str, Any]) -> None:
         self.unclaimed.append((parent_id, msg))
