@@ -44,9 +44,6 @@ async def wait_at_most(awaitable: Awaitable[T], timeout: float) -> tuple[bool, T
     return True, future.result()
 
 
-R = TypeVar("R")
-
-
 class AsyncClient(
     KernelChannels,
     ClientOperations[
@@ -61,11 +58,10 @@ class AsyncClient(
     """The asyncio counterpart of ``kernelwire.client.BlockingClient``.
 
     Use ``async with AsyncClient(info) as client:`` (or ``await client.start()`` and
-    ``await client.close()``), then ``await client.wait_for_ready()``. Its ``context`` is a
-    ``zmq.asyncio.Context`` (default: the shared instance); the other arguments are
-    ``BlockingClient``'s. Every operation
-    returns a coroutine to await. ``input_handler`` may be a plain function or a coroutine
-    function.
+    ``await client.close()``), then ``await client.wait_for_ready()``. Every operation
+    returns a coroutine to await. Its ``context`` is a ``zmq.asyncio.Context`` (default:
+    the shared instance); the other arguments are ``BlockingClient``'s, and
+    ``input_handler`` may also be a coroutine function.
     """
 
     def _default_context(self) -> zmq.asyncio.Context:
@@ -151,7 +147,7 @@ class AsyncClient(
 
     # ------------------------------------------------------------------ effects of plans
 
-    async def _run(self, plan: Plan[R]) -> R:
+    async def _run(self, plan: Plan[T]) -> T:
         if not self._tasks:
             await self.start()
         run = PlanRun(plan)
