@@ -290,6 +290,10 @@ def test_the_launcher_and_the_reference_kernel_shake_hands() -> None:
         with BlockingClient(kernel.info, kernel=kernel) as client:
             client.wait_for_ready(timeout=60)
             assert client.execute("print(6 * 7)", timeout=60).stdout == "42\n"
+            # connect_request reports the ports the kernel chose, as the file does
+            reply = client.request("connect_request", timeout=60)
+            ports = {field: reply["content"][field] for field in PORT_FIELDS}
+            assert ports == {field: kernel.info[field] for field in PORT_FIELDS}
     finally:
         kernel.cleanup()
 
