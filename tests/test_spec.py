@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jupyter_kernel_test import msgspec_v5
 from traitlets import TraitError
+from traitlets.log import get_logger
 
 from helpers import bound_pair, endpoint, recv_within
 from kernelwire import spec
@@ -650,8 +651,15 @@ def test_warn_mode_logs_and_keeps_the_message(
     sender, receiver = pair
     session = Session(key=KEY, validate_messages="warn")
     _send(sender, "execute_reply", BAD_REPLY)
-    with caplog.at_level(logging.WARNING):
-        _, msg = recv_within(session, receiver)
+    # traitlets' logger: an Application's once another test made one (such a logger may not
+    # propagate to the root logger caplog listens on)
+    logger = get_logger()
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            _, msg = recv_within(session, receiver)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert msg["content"] == BAD_REPLY
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
