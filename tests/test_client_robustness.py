@@ -182,16 +182,16 @@ def test_async_waits_time_out_and_the_loop_stays_responsive_under_a_flood(
             # KernelDied (the heartbeat is answered all along), and the loop ran meanwhile.
             ticks, error = await ticking_while(flooded.execute("flood", timeout=3))
             assert isinstance(error, KernelTimeout), repr(error)
-            assert ticks >= 20
+            assert ticks >= 3  # ran again and again during the wait, not only around it
             # Another client's wait for a busy kernel, flooded with output that is not its.
             ticks, error = await ticking_while(bystander.kernel_info(timeout=3))
             assert isinstance(error, KernelTimeout), repr(error)
-            assert ticks >= 20
+            assert ticks >= 3  # ran again and again during the wait, not only around it
             # A client that connects during the flood: the kernel is too busy to be ready.
             async with AsyncClient(connection) as latecomer:
                 ticks, error = await ticking_while(latecomer.wait_for_ready(3))
                 assert isinstance(error, KernelTimeout), repr(error)
-                assert ticks >= 20
+                assert ticks >= 3  # ran again and again during the wait, not only around it
 
     run(scenario())
 
