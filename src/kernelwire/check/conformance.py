@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from .context import CheckContext, execute_content
+from .context import CheckContext, execute_content, exit_line
 from .peer import Exchange
 
 NO_CODE = "no snippets for language {language!r} (give them with --snippets FILE)"
@@ -319,7 +319,10 @@ def check_interrupt(ctx: CheckContext) -> None:
     peer.wait(lambda: peer.reply_to(sent.msg_id) is not None, peer.timeout)
     reply = peer.reply_to(sent.msg_id)
     took = time.monotonic() - begin
-    if reply is None:
+    if not ctx.alive():
+        assert ctx.kernel is not None
+        problems.append(f"the kernel did not survive {how}: {exit_line(ctx.kernel)}")
+    elif reply is None:
         problems.append(f"the cell still ran {peer.timeout}s after the interrupt")
     elif reply["content"].get("status") not in ("error", "abort"):
         problems.append(f"execute_reply status {reply['content'].get('status')!r}, expected error")

@@ -35,6 +35,11 @@ class CheckContext:
     #: Snippets for the kernel's language (None: no code for it, checks needing it are
     #: not supported).
     snippets: dict[str, str] | None = None
+    #: Set by a check that saw the kernel stop answering (the runner restarts a kernel it
+    #: started before the next check).
+    deaf: bool = False
+    #: How the kernel died each time it was restarted during the run.
+    restarts: list[str] = field(default_factory=list)
     #: What the message validation checks (for the evidence).
     validator_name: str = "required fields"
     #: A private directory for the marker files of the side-effect checks.

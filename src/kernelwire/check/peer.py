@@ -91,26 +91,14 @@ class Peer:
     """Sockets to a kernel from its connection info, and what it sent on them."""
 
     def __init__(self, info: dict[str, Any], validator: Validator, timeout: float = 10.0) -> None:
-        self.info = info
         self.timeout = timeout
-        self.session: Session = session_from_connection_info(info)
         self.session_id = uuid.uuid4().hex
         self._validator = validator
         self.context: zmq.Context[Any] = zmq.Context()
         self.sockets: dict[str, zmq.Socket[Any]] = {}
-        for channel in REQUEST_CHANNELS:
-            # One identity on shell and stdin: kernels send input_request to the
-            # identity that sent the execute_request.
-            self.sockets[channel] = self.socket(
-                zmq.DEALER, channel, identity=self.session_id.encode()
-            )
-        iopub = self.socket(zmq.SUB, "iopub")
-        iopub.subscribe(b"")
-        self.sockets["iopub"] = iopub
-        self.poller = zmq.Poller()
-        for sock in self.sockets.values():
-            self.poller.register(sock, zmq.POLLIN)
-        self.channel_of = {sock: channel for channel, sock in self.sockets.items()}
+        #: Whether the kernel process still runs (always True when it is not ours).
+        self.alive: Callable[[], bool] = lambda: True
+        self.connect(info)
         #: Every IOPub message, in arrival order.
         self.iopub: list[dict[str, Any]] = []
         #: IOPub messages by parent msg_id.
@@ -134,6 +122,26 @@ class Peer:
         self.probe_ids: set[str] = set()
         #: Answers input_request on stdin: prompt -> the value to reply (None: no reply).
         self.answer_input: Callable[[dict[str, Any]], str | None] = lambda msg: None
+
+    def connect(self, info: dict[str, Any]) -> None:
+        """(Re)connect to the kernel of ``info``: a restarted kernel keeps the log."""
+        for sock in self.sockets.values():
+            sock.close()
+        self.info = info
+        self.session: Session = session_from_connection_info(info)
+        for channel in REQUEST_CHANNELS:
+            # One identity on shell and stdin: kernels send input_request to the
+            # identity that sent the execute_request.
+            self.sockets[channel] = self.socket(
+                zmq.DEALER, channel, identity=self.session_id.encode()
+            )
+        iopub = self.socket(zmq.SUB, "iopub")
+        iopub.subscribe(b"")
+        self.sockets["iopub"] = iopub
+        self.poller = zmq.Poller()
+        for sock in self.sockets.values():
+            self.poller.register(sock, zmq.POLLIN)
+        self.channel_of = {sock: channel for channel, sock in self.sockets.items()}
 
     def socket(self, kind: int, channel: str, identity: bytes = b"") -> zmq.Socket[Any]:
         """A socket connected to ``channel``, which never lingers nor blocks a send long."""
@@ -233,6 +241,9 @@ class Peer:
         """Poll until ``done()`` or ``timeout`` seconds; whether ``done()`` came true."""
         deadline = time.monotonic() + timeout
         while not done():
+            if not self.alive():
+                self.poll(0.05)  # what it sent before it died
+                return done()
             left = deadline - time.monotonic()
             if left <= 0:
                 return False

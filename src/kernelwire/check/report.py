@@ -30,6 +30,7 @@ def render_table(report: CheckReport) -> str:
     lines.append(
         f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[NOT_SUPPORTED]} not supported"
     )
+    lines += [f"kernel restarted: {restart}" for restart in kernel.get("restarts") or []]
     return "\n".join(lines)
 
 

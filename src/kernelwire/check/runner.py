@@ -58,10 +58,9 @@ def _checks(ctx: CheckContext) -> list[Check]:
         (conformance.check_framing, ("conformance.status_framing",)),
         (security.check_connection_file, ("security.connection_file",)),
         (security.check_bind_address, ("security.bind_address",)),
-        (
-            security.check_signatures,
-            ("security.unsigned", "security.bad_signature", "security.other_scheme"),
-        ),
+        (security.check_unsigned, ("security.unsigned",)),
+        (security.check_bad_signature, ("security.bad_signature",)),
+        (security.check_other_scheme, ("security.other_scheme",)),
         (security.check_replay, ("security.replay",)),
         (security.check_reflection, ("security.reflection",)),
         (security.check_oversized, ("security.oversized",)),
@@ -129,6 +128,7 @@ def run_checks(options: CheckOptions) -> CheckReport:
         wrote_connection_file=kernel is not None,
         handshake_used=spec is not None and spec.supports_handshake,
     )
+    peer.alive = ctx.alive
     try:
         ready = peer.wait_ready(options.startup_timeout)
         if ready is None or ready.reply is None:
@@ -150,14 +150,52 @@ def run_checks(options: CheckOptions) -> CheckReport:
             "validation": validator_name,
         }
         conformance.check_kernel_info(ctx, ready)
+        last: tuple[str, ...] = ("conformance.kernel_info",)
         for check, names in _checks(ctx):
+            if check not in AFTER_THE_FACT and ctx.kernel is not None:
+                trouble = _trouble(ctx)
+                if trouble:
+                    _restart(ctx, options, last, trouble)
             _run_one(ctx, check, names)
+            last = names
+        ctx.report.kernel["restarts"] = ctx.restarts
         return ctx.report
     finally:
         peer.close()
-        if kernel is not None:
-            kernel.cleanup()
+        if ctx.kernel is not None:
+            ctx.kernel.cleanup()
         shutil.rmtree(ctx.scratch, ignore_errors=True)
+
+
+def _trouble(ctx: CheckContext) -> str:
+    """Why the kernel we started cannot go on ('' when it can): it died, or its shell
+    stopped answering."""
+    assert ctx.kernel is not None
+    if not ctx.kernel.is_running():
+        return exit_line(ctx.kernel)
+    if ctx.deaf:
+        return "it stopped answering"
+    probe = ctx.peer.request("shell", "kernel_info_request", {}, framed=False)
+    return "" if probe.reply is not None else "its shell stopped answering kernel_info"
+
+
+def _restart(ctx: CheckContext, options: CheckOptions, during: tuple[str, ...], died: str) -> None:
+    """Start the kernel again after it died or went deaf, so one crash does not hide every
+    later finding; the death is in the report (``kernel.restarts``) and the table's footer."""
+    assert ctx.kernel is not None
+    ctx.kernel.cleanup()
+    try:
+        kernel, _ = _start(options)
+    except Exception as exc:  # then the checks that follow report "not run"
+        ctx.restarts.append(f"{died} during {', '.join(during)}; restart failed: {exc}")
+        return
+    assert kernel is not None
+    ctx.kernel, ctx.info, ctx.pid, ctx.deaf = kernel, kernel.info, kernel.pid, False
+    ctx.connection_file = kernel.connection_file
+    ctx.peer.connect(kernel.info)
+    ready = ctx.peer.wait_ready(options.startup_timeout)
+    state = "restarted" if ready is not None else "restarted but never answered"
+    ctx.restarts.append(f"{died} during {', '.join(during)}; {state}")
 
 
 def _run_one(
