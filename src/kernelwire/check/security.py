@@ -93,12 +93,13 @@ def _send_probe(
     parts = packed_parts(header, content)
     ctx.peer.probe_ids.add(header["msg_id"])
     ctx.peer.send_frames("shell", [DELIM, sign(parts), *parts])
-    return header, marker, header["msg_type"]
+    article = "an" if header["msg_type"][0] in "aeiou" else "a"
+    return header, marker, f"{article} {header['msg_type']}"
 
 
 def check_unsigned(ctx: CheckContext) -> None:
     header, marker, kind = _send_probe(ctx, lambda parts: b"")
-    _judge(ctx, "security.unsigned", f"an unsigned {kind}", header, marker)
+    _judge(ctx, "security.unsigned", f"{kind} with no signature", header, marker)
 
 
 def check_bad_signature(ctx: CheckContext) -> None:
@@ -106,7 +107,7 @@ def check_bad_signature(ctx: CheckContext) -> None:
     header, marker, kind = _send_probe(
         ctx, lambda parts: _hexdigest(wrong_key, hashlib.sha256, parts)
     )
-    _judge(ctx, "security.bad_signature", f"a {kind} signed with another key", header, marker)
+    _judge(ctx, "security.bad_signature", f"{kind} signed with another key", header, marker)
 
 
 def check_other_scheme(ctx: CheckContext) -> None:
@@ -118,7 +119,7 @@ def check_other_scheme(ctx: CheckContext) -> None:
         else ("hmac-sha256", hashlib.sha256)
     )
     header, marker, kind = _send_probe(ctx, lambda parts: _hexdigest(key, digest, parts))
-    what = f"a {kind} signed with the right key but {other} (the file says {scheme})"
+    what = f"{kind} signed with the right key but {other} (the file says {scheme})"
     _judge(ctx, "security.other_scheme", what, header, marker)
 
 
