@@ -223,7 +223,8 @@ def check_introspection(ctx: CheckContext) -> None:
         ctx.verdict(
             name,
             problems,
-            f"{len(matches or [])} matches, cursor {content.get('cursor_start')}..{content.get('cursor_end')}",
+            f"{len(matches or [])} matches, cursor "
+            f"{content.get('cursor_start')}..{content.get('cursor_end')}",
         )
 
     code = ctx.code("inspect")
@@ -327,11 +328,10 @@ def check_interrupt(ctx: CheckContext) -> None:
     elif reply["content"].get("status") not in ("error", "abort"):
         problems.append(f"execute_reply status {reply['content'].get('status')!r}, expected error")
     peer.wait(lambda: peer.is_idle_after(sent.msg_id), peer.idle_grace())
+    ended = reply["content"] if reply else {}
+    outcome = ended.get("ename") or f"status {ended.get('status')}"
     ctx.verdict(
-        name,
-        problems,
-        f"{how} (interrupt_mode {mode}) ended the cell after {took:.1f}s: "
-        f"{(reply or {}).get('content', {}).get('ename', 'status ' + str((reply or {}).get('content', {}).get('status')))}",
+        name, problems, f"{how} (interrupt_mode {mode}) ended the cell after {took:.1f}s: {outcome}"
     )
 
 

@@ -49,7 +49,7 @@ def listeners() -> list[Listener] | None:
 
 def socket_inodes(pid: int) -> set[int]:
     """The inodes of the sockets ``pid`` holds open (empty when we may not look)."""
-    inodes = set()
+    inodes: set[int] = set()
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:

@@ -167,7 +167,10 @@ def check_replay(ctx: CheckContext) -> None:
     if _busy_count(ctx, header["msg_id"]) > busy_before:
         problems.append("IOPub showed busy for the replay")
     if code is not None:
-        runs = len(open(marker).read().splitlines()) if os.path.exists(marker) else 0
+        runs = 0
+        if os.path.exists(marker):
+            with open(marker) as f:
+                runs = len(f.read().splitlines())
         if runs != 1:
             problems.append(f"the code ran {runs} times")
     ctx.verdict(
@@ -200,10 +203,8 @@ def check_reflection(ctx: CheckContext) -> None:
     for frames in reflected:
         rest = frames[frames.index(DELIM) :]
         reflected_header = json.loads(rest[2])
-        kinds[reflected_header["msg_id"]] = (
-            f"{reflected_header['msg_type']} "
-            + str(json.loads(rest[5]).get("execution_state", "")).strip()
-        )
+        state = json.loads(rest[5]).get("execution_state", "")
+        kinds[reflected_header["msg_id"]] = f"{reflected_header['msg_type']} {state}".strip()
         peer.probe_ids.add(reflected_header["msg_id"])
         peer.send_frames("shell", rest)
     if not _barrier(ctx):
@@ -218,7 +219,8 @@ def check_reflection(ctx: CheckContext) -> None:
     ctx.verdict(
         name,
         [
-            f"processed {len(accepted)} of {len(kinds)} of its own IOPub messages sent to shell ({shown})"
+            f"processed {len(accepted)} of {len(kinds)} of its own IOPub messages sent to "
+            f"shell ({shown})"
         ]
         if accepted
         else [],
