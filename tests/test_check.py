@@ -266,3 +266,50 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     unknown = _check("--kernel", "no-such-kernel", env=env)
     assert unknown.wait(60) == 2
     assert "no kernelspec named 'no-such-kernel'" in unknown.communicate()[1]
+
+
+def test_spec_schemas_are_used_when_kernelwire_spec_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    import kernelwire
+    from kernelwire.check.validate import message_validator
+
+    monkeypatch.delattr(kernelwire, "spec", raising=False)
+    monkeypatch.setitem(sys.modules, "kernelwire.spec", None)  # importing it fails
+    assert message_validator()[1] == "required fields"
+    spec = types.ModuleType("kernelwire.spec")
+
+    def validate(msg: dict[str, Any]) -> None:
+        raise ValueError("content.code: expected a string")
+
+    spec.validate = validate  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kernelwire.spec", spec)
+    validator, name = message_validator()
+    assert name == "required fields and kernelwire.spec schemas"
+    header = {
+        "msg_id": "1",
+        "msg_type": "x",
+        "username": "",
+        "session": "",
+        "date": "",
+        "version": "",
+    }
+    msg = {"header": header, "parent_header": {}, "metadata": {}, "content": {}}
+    assert validator(msg) == ["schema: content.code: expected a string"]
+
+
+def test_snippets_file_adds_languages_and_is_checked(tmp_path: Path) -> None:
+    from kernelwire.check.snippets import load_snippets
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"R": {"result": "6 * 7"}, "python": {"ok": "pass"}}))
+    snippets = load_snippets(str(good))
+    assert snippets["r"] == {"result": "6 * 7"}
+    assert snippets["python"]["ok"] == "pass"
+    assert snippets["python"]["stream"] == "print({token!r})"  # the rest stays built in
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"r": ["6 * 7"]}))
+    with pytest.raises(ValueError, match="expected"):
+        load_snippets(str(bad))

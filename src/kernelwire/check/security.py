@@ -423,7 +423,6 @@ def check_bind_address(ctx: CheckContext) -> None:
                 for e in others
                 if not netstat.same_address(e.ip, wanted)
             ]
-        extra = (
-            f"; {len(others)} other listening sockets of pid {ctx.pid}, all on it" if others else ""
-        )
+        listed = ", ".join(str(entry.port) for entry in others)
+        extra = f"; pid {ctx.pid} also listens on port {listed}, same address" if others else ""
     ctx.verdict(name, problems, f"all five ports listen on {wanted} only{extra}")

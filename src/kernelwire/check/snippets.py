@@ -14,7 +14,7 @@ from typing import Any
 SNIPPET_NAMES = {
     "ok": "run and produce no output",
     "stream": "print {token} to stdout",
-    "result": "evaluate to the integer 42 (an execute_result whose text/plain is 42)",
+    "result": "evaluate to the integer 42 (an execute_result whose text/plain shows 42)",
     "error": "raise an error whose message contains {token}",
     "input": "read a line with the language's input function, prompting {token}, and print "
     "it back to stdout",
