@@ -86,6 +86,14 @@ def check_execute(ctx: CheckContext) -> None:
         for name in ("execute_ok", "stream", "execute_result", "execute_error", "stdin"):
             ctx.unsupported(f"conformance.{name}", NO_CODE.format(language=ctx.language))
         return
+    _execute_checks(ctx)
+    for name in ("execute_ok", "stream", "execute_result", "execute_error"):
+        if not ctx.report.has(f"conformance.{name}"):  # its snippet is missing
+            ctx.unsupported(f"conformance.{name}", NO_CODE.format(language=ctx.language))
+    check_stdin(ctx, f"kw-check-{uuid.uuid4().hex[:8]}")
+
+
+def _execute_checks(ctx: CheckContext) -> None:
     ok = _execute(ctx, "ok")
     if ok is not None:
         problems = []
@@ -166,7 +174,6 @@ def check_execute(ctx: CheckContext) -> None:
             problems,
             f"reply status error, ename {error.content.get('ename')!r}; error published",
         )
-    check_stdin(ctx, token)
 
 
 def check_stdin(ctx: CheckContext, token: str) -> None:
@@ -460,10 +467,12 @@ def check_parents_and_validity(ctx: CheckContext) -> None:
     if peer.unreadable:
         problems.append(f"{len(peer.unreadable)} unreadable: {peer.unreadable[0]}")
     replied = sum(1 for p in ours if peer.reply_to(p) is not None)
+    echoes = len(peer.unreadable_after_malformed)
     ctx.verdict(
         "conformance.parent_headers",
         problems,
-        f"{replied} replies, each to the request named in its parent header",
+        f"{replied} replies, each to the request named in its parent header"
+        + (f" ({echoes} unreadable after the malformed messages, not counted)" if echoes else ""),
     )
     if peer.invalid:
         shown = "; ".join(peer.invalid[:3])

@@ -47,6 +47,9 @@ class CheckReport:
                 return result
         raise KeyError(name)
 
+    def has(self, name: str) -> bool:
+        return any(result.name == name for result in self.results)
+
     @property
     def failed(self) -> list[CheckResult]:
         return [result for result in self.results if result.status == FAIL]

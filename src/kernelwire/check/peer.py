@@ -111,6 +111,10 @@ class Peer:
         self.invalid: list[str] = []
         #: Messages that could not be read (bad signature, not the wire format).
         self.unreadable: list[str] = []
+        #: Set once the checker has sent malformed messages: what is unreadable after that
+        #: may echo them (a parent header that is a list) and is kept apart.
+        self.malformed_sent = False
+        self.unreadable_after_malformed: list[str] = []
         #: How many messages arrived (so the validation check can say how many it saw).
         self.received = 0
         #: The iopub_welcome, when one came.
@@ -178,7 +182,11 @@ class Peer:
             _, rest = self.session.feed_identities(frames)
             msg = self.session.deserialize(rest)
         except Exception as exc:  # what the kernel sent is not a message we can read
-            self.unreadable.append(f"{channel}: {type(exc).__name__}: {exc}")
+            problem = f"{channel}: {type(exc).__name__}: {exc}"
+            if self.malformed_sent:
+                self.unreadable_after_malformed.append(problem)
+            else:
+                self.unreadable.append(problem)
             return
         msg_type = msg["header"].get("msg_type")
         self.invalid += [f"{channel} {msg_type}: {problem}" for problem in self._validator(msg)]

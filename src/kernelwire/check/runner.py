@@ -215,5 +215,5 @@ def _run_one(
         except Exception as exc:  # a checker bug or a kernel answer it did not foresee
             reason = f"the check raised {type(exc).__name__}: {exc}"
     for name in names:
-        if name not in before and not any(r.name == name for r in ctx.report.results):
+        if name not in before and not ctx.report.has(name):
             ctx.report.add(name, FAIL, reason or "the check reported nothing")

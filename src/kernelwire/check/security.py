@@ -284,6 +284,7 @@ def _survives(ctx: CheckContext) -> list[str]:
 def _send_malformed(ctx: CheckContext, name: str, cases: list[tuple[str, list[bytes]]]) -> None:
     """Each case on shell and control, then a kernel_info on each: the first case after
     which the kernel stops answering is named."""
+    ctx.peer.malformed_sent = True
     for case, frames in cases:
         for channel in ("shell", "control"):
             ctx.peer.send_frames(channel, frames)
