@@ -230,7 +230,7 @@ def check_introspection(ctx: CheckContext) -> None:
         ctx.verdict(
             name,
             problems,
-            f"{len(matches or [])} matches, cursor "
+            f"{len(matches or [])} match{'' if len(matches or []) == 1 else 'es'}, cursor "
             f"{content.get('cursor_start')}..{content.get('cursor_end')}",
         )
 
