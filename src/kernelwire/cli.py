@@ -467,6 +467,32 @@ def cmd_demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return run_demo()
 
 
+def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``kernelwire check``: conformance and security checks; 1 when any check fails."""
+    from .check import CheckOptions, KernelUnavailable, run_checks
+    from .check.report import render_json, render_table
+
+    if (args.kernel is None) == (args.existing is None):
+        parser.error("give exactly one of --kernel NAME and --existing FILE")
+    options = CheckOptions(
+        kernel_name=args.kernel,
+        existing=args.existing,
+        timeout=args.timeout,
+        startup_timeout=args.startup_timeout,
+        snippets_file=args.snippets,
+    )
+    try:
+        report = run_checks(options)
+    except (NoSuchKernel, KernelSpecError, ConnectionFileError, OSError, ValueError) as exc:
+        _say(f"kernelwire check: {exc}")
+        return EXIT_USAGE
+    except (ClientError, KernelUnavailable) as exc:
+        _say(f"kernelwire check: {exc}")
+        return EXIT_KERNEL
+    print(render_json(report) if args.json else render_table(report), flush=True)
+    return EXIT_RAISED if report.failed else EXIT_OK
+
+
 def _add_kernel_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--kernel",
@@ -580,6 +606,46 @@ def build_parser() -> argparse.ArgumentParser:
         "directory); --signature-scheme applies to a new file only",
     )
     kernel.set_defaults(handler=cmd_kernel, parser=kernel)
+
+    check = commands.add_parser(
+        "check",
+        help="check a kernel's conformance and security",
+        description="Start the installed kernelspec NAME (or attach to a running kernel's "
+        "connection file), check that it answers as the messaging spec says and refuses what "
+        "it must (unsigned, wrongly signed, replayed and reflected messages; malformed and "
+        "oversized frames; subscription floods), and print one row per check: pass, fail or "
+        "not supported, with the evidence. Exit status: 0 no check failed, 1 some check "
+        "failed, 2 bad arguments, 3 the kernel could not be started or never answered.",
+    )
+    check.add_argument("--kernel", metavar="NAME", help="start and check this kernelspec")
+    check.add_argument(
+        "--existing",
+        metavar="CONNECTION_FILE",
+        help="check the running kernel of this connection file (it is not shut down; the "
+        "hostile checks may leave it dead)",
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for each reply (default: %(default)s)",
+    )
+    check.add_argument(
+        "--startup-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the kernel to answer at first (default: %(default)s)",
+    )
+    check.add_argument(
+        "--snippets",
+        metavar="FILE",
+        help="JSON {language: {snippet: code}} adding code for the execute checks "
+        "(see kernelwire.check.snippets); python is built in",
+    )
+    check.set_defaults(handler=cmd_check, parser=check)
 
     demo = commands.add_parser(
         "demo",
