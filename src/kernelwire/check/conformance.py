@@ -484,6 +484,9 @@ def check_parents_and_validity(ctx: CheckContext) -> None:
             f"{len(peer.invalid)} problems ({validator_name}): {shown}",
         )
     else:
+        echoed = len(peer.invalid_after_malformed)
         ctx.passed(
-            "conformance.messages_valid", f"{peer.received} messages checked ({validator_name})"
+            "conformance.messages_valid",
+            f"{peer.received} messages checked ({validator_name})"
+            + (f"; {echoed} answering malformed messages not counted" if echoed else ""),
         )

@@ -109,6 +109,9 @@ class Peer:
         self.sent: list[Sent] = []
         #: "channel msg_type: problem" for each received message the validator faulted.
         self.invalid: list[str] = []
+        #: The same after malformed messages were sent: a kernel that echoes one (its bad
+        #: header as a parent header) or publishes for it is judged by the security checks.
+        self.invalid_after_malformed: list[str] = []
         #: Messages that could not be read (bad signature, not the wire format).
         self.unreadable: list[str] = []
         #: Set once the checker has sent malformed messages: what is unreadable after that
@@ -189,7 +192,11 @@ class Peer:
                 self.unreadable.append(problem)
             return
         msg_type = msg["header"].get("msg_type")
-        self.invalid += [f"{channel} {msg_type}: {problem}" for problem in self._validator(msg)]
+        problems = [f"{channel} {msg_type}: {problem}" for problem in self._validator(msg)]
+        if self.malformed_sent:
+            self.invalid_after_malformed += problems
+        else:
+            self.invalid += problems
         parent = msg.get("parent_header") or {}
         parent_id = parent.get("msg_id") if isinstance(parent, dict) else None
         if channel == "iopub":
