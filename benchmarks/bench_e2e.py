@@ -15,7 +15,7 @@ every output received (and checked):
 - ``15,000 prints``: buffered ``print(i)`` in a loop;
 - ``kernelwire run "print(6*7)"`` and ``jupyter run --kernel python3`` wall time (a new
   process, a new kernel, one cell, shutdown);
-- ``kernelwire --help`` wall time.
+- ``kernelwire --help`` wall time (beside the interpreter's own start-up, its floor).
 
 Every round runs every pairing once (so a noisy neighbour hurts them alike); latencies are
 pooled over the rounds, throughput and wall figures take the median over the rounds.
@@ -463,6 +463,7 @@ def main() -> int:
         "kernelwire run": [],
         "jupyter run --kernel python3": [],
         "kernelwire --help": [],
+        "python -c pass (the interpreter alone)": [],
     }
     script = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)  # noqa: SIM115
     script.write("print(6*7)\n")
@@ -492,6 +493,9 @@ def main() -> int:
             )
             walls["kernelwire --help"].append(
                 command_wall([sys.executable, "-m", "kernelwire", "--help"], "usage")
+            )
+            walls["python -c pass (the interpreter alone)"].append(
+                command_wall([sys.executable, "-c", "print('usage')"], "usage")
             )
             print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
     finally:
