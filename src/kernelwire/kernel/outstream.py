@@ -32,6 +32,11 @@ class FdSource(Protocol):
 
     fd: int
 
+    def has_output(self) -> bool:
+        """Whether ``fd`` holds text not read yet (one ``poll`` system call, no more: it
+        runs before every write to the stream)."""
+        ...
+
     def read_available(self) -> str:
         """The text written to ``fd`` so far and not read yet; never blocks."""
         ...
@@ -107,7 +112,9 @@ class OutStream(io.TextIOBase):
                 data = data[os.write(self._direct_fd, data) :]
         elif text:
             with self._lock:
-                self._take_fd_output()  # what a child wrote before this write goes first
+                source = self._fd_source
+                if source is not None and source.has_output():
+                    self._take_fd_output()  # what a child wrote before this write goes first
                 self._pending.append(text)
             self._flusher.request()
         return len(text)
