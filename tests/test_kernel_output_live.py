@@ -104,3 +104,47 @@ def test_the_last_print_of_a_flood_arrives_before_the_sleep_ends_in_order(
             expected += [f"stderr:err {i}", f"'shown {i}'"]
     assert events == [*expected, "stdout:last"]
     _interrupt_and_check(process, client, msg_id)
+
+
+def _stream_text(client: BlockingKernelClient, msg_id: str) -> tuple[str, int]:
+    """All stdout text of a cell up to its idle, and in how many messages it came."""
+    texts: list[str] = []
+    while True:
+        msg = client.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            texts.append(msg["content"]["text"])
+        if msg["content"].get("execution_state") == "idle":
+            return "".join(texts), len(texts)
+
+
+def test_a_burst_of_flushed_prints_is_batched_in_order(
+    kernel: tuple[KernelProcess, BlockingKernelClient],
+) -> None:
+    """A loop of ``print(..., flush=True)`` sends its lines in few messages (one per line
+    would flood every frontend), all of them, in order, before idle."""
+    _process, client = kernel
+    msg_id = client.execute("for i in range(3000):\n    print(i, flush=True)")
+    text, messages = _stream_text(client, msg_id)
+    assert text == "".join(f"{i}\n" for i in range(3000))
+    assert messages < 1500  # far fewer than one per line, however slow the machine
+
+
+def test_a_burst_of_flushed_prints_survives_os_exit(
+    kernel: tuple[KernelProcess, BlockingKernelClient],
+) -> None:
+    """The lines a burst of flushes batched, not published yet, still go out when the
+    process ends at once."""
+    process, client = kernel
+    msg_id = client.execute(
+        "import os\nfor i in range(1000):\n    print(i, flush=True)\nos._exit(3)"
+    )
+    texts: list[str] = []
+    expected = "".join(f"{i}\n" for i in range(1000))
+    while "".join(texts) != expected:
+        msg = client.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            texts.append(msg["content"]["text"])
+            assert expected.startswith("".join(texts))
+    assert process.process.wait(timeout=TIMEOUT) == 3

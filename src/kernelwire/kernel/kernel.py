@@ -118,8 +118,8 @@ class Kernel:
         self.rejections = RejectionLog(log)
         self.comms = CommManager(self._publish_comm, self.rejections)
         self.flusher = Flusher()
-        self.stdout = OutStream("stdout", self._publish_stream, self.flusher, self.iopub.flush)
-        self.stderr = OutStream("stderr", self._publish_stream, self.flusher, self.iopub.flush)
+        self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
+        self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
         self.flusher.streams.extend([self.stdout, self.stderr])
         self.stdin = StdinChannel(self.stdin_socket, self.session)
         self.stdin.before_request = self.flusher.flush_all

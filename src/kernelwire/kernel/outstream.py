@@ -9,8 +9,16 @@ A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
 first takes what the fd holds, so the text comes out in the order it was written. In a
 forked child (``multiprocessing``) the stream writes straight to that fd instead, for the
-parent to read. An explicit ``flush()`` (``print(..., flush=True)``) returns only once the
-text has been written to the IOPub connections, so it survives an ``os._exit`` right after.
+parent to read.
+
+An explicit ``flush()`` (``print(..., flush=True)``) publishes at once, without waiting
+for another thread, unless this stream's previous explicit flush published less than
+``Flusher.min_gap`` ago: then the text joins the background flusher's next message, due
+within ``interval``. A loop of flushed prints (a progress bar) thus sends a few messages
+rather than one per line, which no frontend could show faster anyway, and a lone flush
+still goes out at once. What was written still survives an ``os._exit`` right after: it
+publishes what the streams hold and waits until IOPub has written it (see
+:mod:`.exitguard`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
+
+from .exitguard import exit_guard
 
 #: ``publish(stream_name, text)``: sends one ``stream`` message.
 StreamPublisher = Callable[[str, str], None]
@@ -57,15 +67,14 @@ class OutStream(io.TextIOBase):
         channel: str,
         publish: StreamPublisher,
         flusher: Flusher,
-        wait_sent: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self.channel = channel
         self._publish = publish
         self._flusher = flusher
-        self._wait_sent = wait_sent
         self._lock = threading.RLock()
         self._pending: list[str] = []
+        self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
 
@@ -145,13 +154,16 @@ class OutStream(io.TextIOBase):
             self._publish(self.channel, text)
 
     def flush(self) -> None:
-        """Publish what was written and wait until IOPub has written it to the connections: an
-        explicit flush is a promise that the output got out (``os._exit`` may follow)."""
+        """Publish what was written: now, or within the flusher's interval when the previous
+        explicit flush was moments ago (IOPub keeps the order of everything published)."""
         if self._direct_fd is not None:
             return  # written already
+        now = time.monotonic()
+        if now - self._last_explicit_flush < self._flusher.min_gap:
+            self._flusher.request()
+            return
+        self._last_explicit_flush = now
         self.publish_pending()
-        if self._wait_sent is not None:
-            self._wait_sent()
 
     def _take_fd_output(self) -> bool:
         """Append what the fd holds to the pending text (the caller holds the lock)."""
@@ -166,8 +178,10 @@ class OutStream(io.TextIOBase):
 class Flusher:
     """One daemon thread that flushes the registered streams shortly after a write."""
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.05, min_gap: float = 0.005) -> None:
         self.interval = interval
+        #: Seconds between two explicit flushes of a stream that each publish at once.
+        self.min_gap = min_gap
         self.streams: list[OutStream] = []
         self._wanted = threading.Event()
         self._stopped = False
@@ -175,6 +189,7 @@ class Flusher:
 
     def start(self) -> None:
         self._thread.start()
+        exit_guard.add(self.flush_all)
 
     def request(self) -> None:
         """Ask for a flush within ``interval`` seconds (cheap when one is already due)."""
@@ -187,6 +202,7 @@ class Flusher:
             stream.publish_pending()
 
     def stop(self) -> None:
+        exit_guard.discard(self.flush_all)
         self._stopped = True
         self._wanted.set()
         self._thread.join(timeout=5)
