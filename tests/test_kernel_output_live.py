@@ -5,6 +5,7 @@ bounded wait, so the text can only arrive in time by being sent during the sleep
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -148,3 +149,17 @@ def test_a_burst_of_flushed_prints_survives_os_exit(
             texts.append(msg["content"]["text"])
             assert expected.startswith("".join(texts))
     assert process.process.wait(timeout=TIMEOUT) == 3
+
+
+def test_stopping_the_flusher_does_not_wait_out_its_interval() -> None:
+    """A kernel shut down right after a cell printed must not first sit out the flusher's
+    wait for more writes: stop() ends the thread at once (here the wait is ten minutes, so
+    an old-style sleep would still hold the thread when stop() gives up joining it)."""
+    from kernelwire.kernel.outstream import Flusher
+
+    flusher = Flusher(interval=600)
+    flusher.start()
+    flusher.request()  # as a print does: the thread now waits for more writes...
+    time.sleep(0.5)  # ...once it has run (were it slower, this test would pass either way)
+    flusher.stop()
+    assert not flusher._thread.is_alive()

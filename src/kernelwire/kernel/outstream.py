@@ -184,7 +184,7 @@ class Flusher:
         self.min_gap = min_gap
         self.streams: list[OutStream] = []
         self._wanted = threading.Event()
-        self._stopped = False
+        self._stopped = threading.Event()  # also ends the wait for more writes, at once
         self._thread = threading.Thread(target=self._run, name="kernelwire-flusher", daemon=True)
 
     def start(self) -> None:
@@ -203,16 +203,15 @@ class Flusher:
 
     def stop(self) -> None:
         exit_guard.discard(self.flush_all)
-        self._stopped = True
+        self._stopped.set()
         self._wanted.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stopped:
+        while not self._stopped.is_set():
             self._wanted.wait()
-            if self._stopped:
-                return
-            time.sleep(self.interval)  # let more writes join this flush
+            if self._stopped.wait(self.interval):  # let more writes join this flush
+                return  # the kernel's last flush_all publishes what is left
             self._wanted.clear()
             try:
                 self.flush_all()
