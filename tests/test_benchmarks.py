@@ -44,3 +44,14 @@ def test_bench_session_reports_every_operation() -> None:
         "feed_identities+deserialize, reply with parent",
     ):
         assert any(line.startswith(operation + " ") for line in out.splitlines()), out
+
+
+def test_bench_e2e_reports_every_ratio(tmp_path: Path) -> None:
+    chart = tmp_path / "chart.png"
+    out = _run("bench_e2e.py", "--quick", "--plot", str(chart))
+    ratios = [line for line in out.splitlines() if line.startswith("ratio ")]
+    for figure in ('execute "pass" p50', "prints + flush", "prints,", "run print(6*7)"):
+        assert any(figure in line for line in ratios), out
+    assert "raw pyzmq floor" in out
+    assert "goals missed:" in out
+    assert chart.read_bytes().startswith(b"\x89PNG")

@@ -29,19 +29,17 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._version import __version__
-from .client import (
-    REFERENCE_KERNEL_ARGV,
-    BlockingClient,
-    ClientError,
-    KernelProcess,
-    start_kernel,
-)
+from .client.errors import ClientError
+from .client.launcher import REFERENCE_KERNEL_ARGV, KernelProcess, start_kernel
 from .connect import ConnectionFileError, read_connection_file
 from .kernelspec import KernelSpecError, NoSuchKernel, get_kernel_spec
 from .protocol import is_binary_mime
+
+if TYPE_CHECKING:  # loaded by the commands that talk to a kernel: --help needs no zmq
+    from .client.blocking import BlockingClient
 
 EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
 #: A closed stdout or stderr: what a shell reports for a tool killed by SIGPIPE.
@@ -321,6 +319,8 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``kernelwire run``: execute code in a kernel, streaming its outputs."""
     if args.existing is not None and args.kernel is not None:
         parser.error("--existing and --kernel exclude each other")
+    from .client.blocking import BlockingClient
+
     code = _read_code(args, parser)
     printer = TerminalPrinter(sys.stdout, sys.stderr, _prepare_save_dir(args.save_outputs, parser))
     kernel: KernelProcess | None = None
@@ -435,6 +435,8 @@ def _shutdown_quietly(client: BlockingClient) -> None:
 
 def cmd_kernel(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``kernelwire kernel``: start a kernel, print its connection file, wait for it."""
+    from .client.blocking import BlockingClient
+
     try:
         kernel = _start(args)
     except (ClientError, ConnectionFileError, NoSuchKernel, KernelSpecError, OSError) as exc:

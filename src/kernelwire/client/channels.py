@@ -150,6 +150,10 @@ class KernelChannels:
     def _socket(self, kind: int, identity: bytes | None = None) -> Any:
         socket = self._context.socket(kind)
         socket.linger = 0
+        # A kernel just started binds its ports a moment after we connect: retry soon
+        # (libzmq waits 100 ms by default), backing off to that while it stays away.
+        socket.reconnect_ivl = 10
+        socket.reconnect_ivl_max = 100
         if identity is not None:
             socket.identity = identity
         apply_curve(socket, self.info)  # every socket, heartbeat included

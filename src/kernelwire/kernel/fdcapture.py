@@ -110,9 +110,12 @@ class CapturedFd:
         self.at_eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
+    def has_output(self) -> bool:
+        return self.at_eof or bool(self._readable.poll(0))
+
     def read_available(self) -> str:
-        if not self.at_eof and not self._readable.poll(0):
-            return ""  # the common case, checked cheaply: it runs on every write to the stream
+        if not self.has_output():
+            return ""
         chunks: list[bytes] = []
         size = 0
         while size < _DRAIN_LIMIT and not self.at_eof:

@@ -7,6 +7,13 @@ frames to a PUSH socket (one lock), and the IOPub thread forwards them to the XP
 before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
 explicit ``sys.stdout.flush()`` the output survives the process ending at once.
 
+Waiting like that on every flush would cost a loop of ``print(..., flush=True)`` three
+thread wake-ups per line, so streams do not: they queue their text and go on. While an
+IOPub channel runs, ``os._exit`` (the one way Python code ends the process without
+closing the sockets, which would send what is queued) first waits, bounded, for
+:meth:`IOPubChannel.flush` (see :mod:`.exitguard`); so what was published before it still
+gets out.
+
 The XPUB runs in manual subscription mode (which also reports every subscription, as
 XPUB_VERBOSE does): when a subscription arrives, the thread applies it and at once sends
 ``iopub_welcome`` (protocol 5.5), so a new subscriber's first message is always the
@@ -46,12 +53,15 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from ..session import Session
+from .exitguard import exit_guard
 from .iobarrier import IOThreadBarrier
 from .limits import MIN_MAX_MESSAGE_BYTES, KernelLimits
 
 log = logging.getLogger("kernelwire.kernel")
 
 _STOP = b"kernelwire-iopub-stop"
+#: Seconds ``os._exit`` waits for queued output to be written (while IOPub runs).
+EXIT_FLUSH_TIMEOUT = 5.0
 #: A one-frame marker (real messages have several frames), followed by a sequence number.
 _FORWARDED = b"kernelwire-iopub-forwarded:"
 #: A ZMTP 3.1 SUBSCRIBE command frame is the topic after this prefix (longer than the
@@ -116,6 +126,7 @@ class IOPubChannel:
 
     def start(self) -> None:
         self._thread.start()
+        exit_guard.add(self._flush_before_exit)
 
     def publish(
         self,
@@ -165,8 +176,12 @@ class IOPubChannel:
             log.warning("IOPub did not send the queued output within %.0f s", timeout)
         return done and self._forwarded >= target
 
+    def _flush_before_exit(self) -> None:
+        self.flush(EXIT_FLUSH_TIMEOUT)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Forward everything queued, then close the sockets and end the thread."""
+        exit_guard.discard(self._flush_before_exit)
         with self._push_lock:
             self._push.send(_STOP)
             self._push.close()

@@ -67,8 +67,8 @@ class PythonKernel(KernelBase):
         super().__init__(connection_info, limits, io=io)
         self.history = History()
         self.flusher = Flusher()
-        self.stdout = OutStream("stdout", self._publish_stream, self.flusher, self.iopub.flush)
-        self.stderr = OutStream("stderr", self._publish_stream, self.flusher, self.iopub.flush)
+        self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
+        self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
         self.flusher.streams.extend([self.stdout, self.stderr])
         self.executor = Executor({"display": display, "clear_output": clear_output})
 

@@ -9,8 +9,16 @@ A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
 first takes what the fd holds, so the text comes out in the order it was written. In a
 forked child (``multiprocessing``) the stream writes straight to that fd instead, for the
-parent to read. An explicit ``flush()`` (``print(..., flush=True)``) returns only once the
-text has been written to the IOPub connections, so it survives an ``os._exit`` right after.
+parent to read.
+
+An explicit ``flush()`` (``print(..., flush=True)``) publishes at once, without waiting
+for another thread, unless this stream's previous explicit flush published less than
+``Flusher.min_gap`` ago: then the text joins the background flusher's next message, due
+within ``interval``. A loop of flushed prints (a progress bar) thus sends a few messages
+rather than one per line, which no frontend could show faster anyway, and a lone flush
+still goes out at once. What was written still survives an ``os._exit`` right after: it
+publishes what the streams hold and waits until IOPub has written it (see
+:mod:`.exitguard`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from .exitguard import exit_guard
+
 #: ``publish(stream_name, text)``: sends one ``stream`` message.
 StreamPublisher = Callable[[str, str], None]
 
@@ -31,6 +41,11 @@ class FdSource(Protocol):
     """A file descriptor whose output a stream publishes (implemented in :mod:`.fdcapture`)."""
 
     fd: int
+
+    def has_output(self) -> bool:
+        """Whether ``fd`` holds text not read yet (one ``poll`` system call, no more: it
+        runs before every write to the stream)."""
+        ...
 
     def read_available(self) -> str:
         """The text written to ``fd`` so far and not read yet; never blocks."""
@@ -52,15 +67,14 @@ class OutStream(io.TextIOBase):
         channel: str,
         publish: StreamPublisher,
         flusher: Flusher,
-        wait_sent: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self.channel = channel
         self._publish = publish
         self._flusher = flusher
-        self._wait_sent = wait_sent
         self._lock = threading.RLock()
         self._pending: list[str] = []
+        self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
 
@@ -107,7 +121,9 @@ class OutStream(io.TextIOBase):
                 data = data[os.write(self._direct_fd, data) :]
         elif text:
             with self._lock:
-                self._take_fd_output()  # what a child wrote before this write goes first
+                source = self._fd_source
+                if source is not None and source.has_output():
+                    self._take_fd_output()  # what a child wrote before this write goes first
                 self._pending.append(text)
             self._flusher.request()
         return len(text)
@@ -138,13 +154,16 @@ class OutStream(io.TextIOBase):
             self._publish(self.channel, text)
 
     def flush(self) -> None:
-        """Publish what was written and wait until IOPub has written it to the connections: an
-        explicit flush is a promise that the output got out (``os._exit`` may follow)."""
+        """Publish what was written: now, or within the flusher's interval when the previous
+        explicit flush was moments ago (IOPub keeps the order of everything published)."""
         if self._direct_fd is not None:
             return  # written already
+        now = time.monotonic()
+        if now - self._last_explicit_flush < self._flusher.min_gap:
+            self._flusher.request()
+            return
+        self._last_explicit_flush = now
         self.publish_pending()
-        if self._wait_sent is not None:
-            self._wait_sent()
 
     def _take_fd_output(self) -> bool:
         """Append what the fd holds to the pending text (the caller holds the lock)."""
@@ -159,15 +178,18 @@ class OutStream(io.TextIOBase):
 class Flusher:
     """One daemon thread that flushes the registered streams shortly after a write."""
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.05, min_gap: float = 0.005) -> None:
         self.interval = interval
+        #: Seconds between two explicit flushes of a stream that each publish at once.
+        self.min_gap = min_gap
         self.streams: list[OutStream] = []
         self._wanted = threading.Event()
-        self._stopped = False
+        self._stopped = threading.Event()  # also ends the wait for more writes, at once
         self._thread = threading.Thread(target=self._run, name="kernelwire-flusher", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        exit_guard.add(self.flush_all)
 
     def request(self) -> None:
         """Ask for a flush within ``interval`` seconds (cheap when one is already due)."""
@@ -180,16 +202,16 @@ class Flusher:
             stream.publish_pending()
 
     def stop(self) -> None:
-        self._stopped = True
+        exit_guard.discard(self.flush_all)
+        self._stopped.set()
         self._wanted.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stopped:
+        while not self._stopped.is_set():
             self._wanted.wait()
-            if self._stopped:
-                return
-            time.sleep(self.interval)  # let more writes join this flush
+            if self._stopped.wait(self.interval):  # let more writes join this flush
+                return  # the kernel's last flush_all publishes what is left
             self._wanted.clear()
             try:
                 self.flush_all()
