@@ -56,6 +56,9 @@ class KernelLimits:
     #: Stdin messages queued per connection while a cell runs; read and discarded whenever
     #: no ``input()`` waits and the kernel is idle.
     stdin_rcvhwm: int = 10
+    #: Subshells (JEP 91) that may exist at once; each is a thread. Creating one more is
+    #: answered with an error.
+    max_subshells: int = 32
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

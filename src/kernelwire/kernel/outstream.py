@@ -11,6 +11,10 @@ first takes what the fd holds, so the text comes out in the order it was written
 forked child (``multiprocessing``) the stream writes straight to that fd instead, for the
 parent to read. An explicit ``flush()`` (``print(..., flush=True)``) returns only once the
 text has been written to the IOPub connections, so it survives an ``os._exit`` right after.
+
+Text keeps the parent (the request) of the thread that wrote it: when a write comes under
+another parent (a subshell's cell printing while the main shell's does), what was pending
+is published first, under its own parent.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
-#: ``publish(stream_name, text)``: sends one ``stream`` message.
-StreamPublisher = Callable[[str, str], None]
+#: ``publish(stream_name, text, parent)``: sends one ``stream`` message; ``parent`` is what
+#: ``current_parent()`` gave when the text was written.
+StreamPublisher = Callable[[str, str, Any], None]
 
 
 class FdSource(Protocol):
@@ -53,6 +58,7 @@ class OutStream(io.TextIOBase):
         publish: StreamPublisher,
         flusher: Flusher,
         wait_sent: Callable[[], object] | None = None,
+        current_parent: Callable[[], Any] = lambda: None,
     ) -> None:
         super().__init__()
         self.channel = channel
@@ -61,6 +67,8 @@ class OutStream(io.TextIOBase):
         self._wait_sent = wait_sent
         self._lock = threading.RLock()
         self._pending: list[str] = []
+        self._current_parent = current_parent
+        self._pending_parent: Any = None
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
 
@@ -106,8 +114,12 @@ class OutStream(io.TextIOBase):
             while data:
                 data = data[os.write(self._direct_fd, data) :]
         elif text:
+            parent = self._current_parent()
             with self._lock:
                 self._take_fd_output()  # what a child wrote before this write goes first
+                if parent is not self._pending_parent:
+                    self._publish_locked()  # under the parent it was written for
+                    self._pending_parent = parent
                 self._pending.append(text)
             self._flusher.request()
         return len(text)
@@ -131,11 +143,15 @@ class OutStream(io.TextIOBase):
             source.flush_c_stdio()  # outside the lock: it may wait for a pipe to drain
         with self._lock:
             self._take_fd_output()
-            if not self._pending:
-                return
-            text = "".join(self._pending)
-            self._pending.clear()
-            self._publish(self.channel, text)
+            self._publish_locked()
+
+    def _publish_locked(self) -> None:
+        """Publish the pending text (the caller holds the lock)."""
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._publish(self.channel, text, self._pending_parent)
 
     def flush(self) -> None:
         """Publish what was written and wait until IOPub has written it to the connections: an

@@ -2,9 +2,12 @@
 
 Threads and what each owns (ZeroMQ sockets are used by one thread only):
 
-- main: the shell and stdin ROUTERs; runs the kernel's hooks, so ``KeyboardInterrupt``
-  from SIGINT lands in them (the handler raises only while a hook runs, see
-  :mod:`.interrupts`).
+- main: the main shell (requests from the shell router, below) and the stdin ROUTER;
+  runs the kernel's hooks, so ``KeyboardInterrupt`` from SIGINT lands in them (the handler
+  raises only while a hook runs, see :mod:`.interrupts`).
+- shell router: the shell ROUTER; hands each request to the main shell (an inproc PAIR)
+  or to the subshell its header names (see :mod:`.subshells`), and sends the replies of
+  all of them. So a subshell is answered while the main thread runs a long cell.
 - control: the control ROUTER; answers shutdown, interrupt and kernel_info at once, even
   while a cell runs.
 - IOPub (see :mod:`.iopub`), heartbeat (see :mod:`.heartbeat`), and the launcher watch
@@ -63,7 +66,37 @@ class SocketServer:
         self._control_thread = threading.Thread(
             target=self._control_loop, name="kernelwire-control", daemon=True
         )
-        self.io = KernelIO(self.shell, self.control, self.stdin, self.iopub, _signal_self)
+        # The main shell's end of the router (the router's end is made in its thread), the
+        # subshells' replies (one PUSH shared under a lock), and how to stop the router.
+        self._router_url = f"inproc://kernelwire-shell-{id(self)}"
+        self._router_replies_url = f"inproc://kernelwire-subshell-replies-{id(self)}"
+        self._router_stop_url = f"inproc://kernelwire-shell-stop-{id(self)}"
+        self.main_shell = self._inproc(zmq.PAIR, limits.shell_rcvhwm)
+        self.main_shell.bind(self._router_url)
+        self._router_replies = self._inproc(zmq.PULL, limits.shell_rcvhwm)
+        self._router_replies.bind(self._router_replies_url)
+        self._router_stop = self._inproc(zmq.PAIR, 1)
+        self._router_stop.bind(self._router_stop_url)
+        subshell_replies = self._inproc(zmq.PUSH, limits.shell_rcvhwm)
+        subshell_replies.connect(self._router_replies_url)
+        self._subshell_replies = LockedSender(subshell_replies)
+        self._router_thread = threading.Thread(
+            target=self._route_shell, name="kernelwire-shell-router", daemon=True
+        )
+        self.io = KernelIO(
+            self.main_shell,
+            self.control,
+            self.stdin,
+            self.iopub,
+            _signal_self,
+            lambda: self._subshell_replies,
+        )
+
+    def _inproc(self, kind: int, hwm: int) -> zmq.Socket[Any]:
+        socket = self.context.socket(kind)
+        socket.linger = 1000
+        socket.sndhwm = socket.rcvhwm = hwm
+        return socket
 
     def _bind(self, channel: str, max_message_bytes: int, rcvhwm: int) -> zmq.Socket[Any]:
         """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
@@ -84,6 +117,7 @@ class SocketServer:
             self.heartbeat.start()
             undo.callback(self._close)  # after the kernel's own changes are undone
             kernel._patch_process(undo)
+            self._router_thread.start()
             self._control_thread.start()
             watch = LauncherWatch.for_process(os.environ, kernel._parent_pid_at_start)
             if watch is not None:
@@ -113,7 +147,7 @@ class SocketServer:
             undo.callback(unblock, signal.SIG_SETMASK, previous_mask)
 
     def _shell_loop(self) -> None:
-        kernel, shell, stdin, wake = self.kernel, self.shell, self.stdin, self._wake
+        kernel, shell, stdin, wake = self.kernel, self.main_shell, self.stdin, self._wake
         poller = zmq.Poller()
         poller.register(shell, zmq.POLLIN)
         poller.register(wake, zmq.POLLIN)
@@ -130,6 +164,41 @@ class SocketServer:
                 except zmq.Again:
                     continue
                 kernel._dispatch_guarded(shell, kernel.shell_handlers, frames, "shell")
+
+    def _route_shell(self) -> None:
+        """The shell router's thread: requests to the main shell or a subshell, replies
+        from them to the ROUTER; until :meth:`_close` stops it (then it closes the ROUTER,
+        once what was answered is sent)."""
+        router, replies = self.shell, self._router_replies
+        main = self._inproc(zmq.PAIR, self.kernel.limits.shell_rcvhwm)
+        main.connect(self._router_url)
+        stopper = self.context.socket(zmq.PAIR)
+        stopper.connect(self._router_stop_url)
+        route = self.kernel.subshells.route
+        poller = zmq.Poller()
+        for socket in (router, main, replies, stopper):
+            poller.register(socket, zmq.POLLIN)
+        try:
+            while True:
+                ready = dict(poller.poll())
+                if router in ready:
+                    for frames in _drain(router):
+                        if not route(frames, router):
+                            main.send_multipart(frames, copy=False)
+                for source in (main, replies):
+                    if source in ready:
+                        for frames in _drain(source):
+                            router.send_multipart(frames, copy=False)
+                if stopper in ready:
+                    for source in (main, replies):
+                        for frames in _drain(source, limit=None):
+                            router.send_multipart(frames, copy=False)
+                    return
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            for socket in (router, main, replies, stopper):
+                socket.close()
 
     def _control_loop(self) -> None:
         kernel = self.kernel
@@ -174,11 +243,52 @@ class SocketServer:
 
     def _close(self) -> None:
         """Send what is queued, close every socket, and end the context."""
+        self.kernel.subshells.stop_all(timeout=1)
+        if self._router_thread.ident is not None:
+            self._router_stop.send(b"")
+            self._router_thread.join(timeout=5)
+        else:
+            self.shell.close()
+        self._subshell_replies.close()
         self.iopub.stop()
-        for socket in (self.shell, self.stdin, self._wake):
+        for socket in (self.main_shell, self._router_stop, self.stdin, self._wake):
             socket.close()
         self.context.term()  # ends the control and heartbeat threads if still running
         if self._control_thread.ident is not None:
             self._control_thread.join(timeout=5)
         self.heartbeat.join(timeout=5)
         self.kernel._release()
+
+
+def _drain(socket: zmq.Socket[Any], limit: int | None = 100) -> list[list[Any]]:
+    """The messages waiting on ``socket`` (at most ``limit``, so that no direction starves
+    the others)."""
+    messages: list[list[Any]] = []
+    while limit is None or len(messages) < limit:
+        try:
+            messages.append(socket.recv_multipart(zmq.NOBLOCK, copy=False))
+        except zmq.Again:
+            break
+    return messages
+
+
+class LockedSender:
+    """A socket several threads send on, one at a time (the subshells' replies); sends
+    after :meth:`close` are dropped (the kernel is closing)."""
+
+    def __init__(self, socket: zmq.Socket[Any]) -> None:
+        self._socket = socket
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def send_multipart(
+        self, frames: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        with self._lock:
+            if not self._closed:
+                self._socket.send_multipart(frames, flags, copy=copy, track=track)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._socket.close()
