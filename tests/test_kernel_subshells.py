@@ -262,3 +262,14 @@ def test_an_interrupt_reaches_the_main_shell_not_a_subshell(client: Client) -> N
     assert client.control("interrupt_request") == {"status": "ok"}
     client.kernel.gate("sub").set()
     assert client.wait_reply(running)["content"]["status"] == "ok"
+
+
+def test_max_subshells_0_turns_subshells_off() -> None:
+    client = Client(limits=KernelLimits(max_subshells=0))
+    assert "kernel subshells" not in client.control("kernel_info_request")["supported_features"]
+    reply, _ = client.pair.request("create_subshell_request", channel="control")
+    assert reply is None  # not handled, as by a kernel without subshells
+    msg_id = client.execute("on main", "any-id")
+    client.run_main()
+    assert client.wait_reply(msg_id)["content"]["status"] == "ok"
+    client.join_main()

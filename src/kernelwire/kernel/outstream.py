@@ -168,6 +168,8 @@ class OutStream(io.TextIOBase):
             return False
         text = self._fd_source.read_available()
         if text:
+            if not self._pending:  # no writer to take the parent from: the reader's shell
+                self._pending_parent = self._current_parent()
             self._pending.append(text)
         return bool(text)
 

@@ -66,37 +66,19 @@ class SocketServer:
         self._control_thread = threading.Thread(
             target=self._control_loop, name="kernelwire-control", daemon=True
         )
-        # The main shell's end of the router (the router's end is made in its thread), the
-        # subshells' replies (one PUSH shared under a lock), and how to stop the router.
-        self._router_url = f"inproc://kernelwire-shell-{id(self)}"
-        self._router_replies_url = f"inproc://kernelwire-subshell-replies-{id(self)}"
-        self._router_stop_url = f"inproc://kernelwire-shell-stop-{id(self)}"
-        self.main_shell = self._inproc(zmq.PAIR, limits.shell_rcvhwm)
-        self.main_shell.bind(self._router_url)
-        self._router_replies = self._inproc(zmq.PULL, limits.shell_rcvhwm)
-        self._router_replies.bind(self._router_replies_url)
-        self._router_stop = self._inproc(zmq.PAIR, 1)
-        self._router_stop.bind(self._router_stop_url)
-        subshell_replies = self._inproc(zmq.PUSH, limits.shell_rcvhwm)
-        subshell_replies.connect(self._router_replies_url)
-        self._subshell_replies = LockedSender(subshell_replies)
-        self._router_thread = threading.Thread(
-            target=self._route_shell, name="kernelwire-shell-router", daemon=True
+        # Without subshells (max_subshells=0) the main thread reads the shell ROUTER itself,
+        # one thread hop less each way.
+        self._router = (
+            ShellRouter(kernel, self.context, self.shell) if limits.max_subshells else None
         )
         self.io = KernelIO(
-            self.main_shell,
+            self.shell if self._router is None else self._router.main_shell,
             self.control,
             self.stdin,
             self.iopub,
             _signal_self,
-            lambda: self._subshell_replies,
+            None if self._router is None else self._router.open_outbox,
         )
-
-    def _inproc(self, kind: int, hwm: int) -> zmq.Socket[Any]:
-        socket = self.context.socket(kind)
-        socket.linger = 1000
-        socket.sndhwm = socket.rcvhwm = hwm
-        return socket
 
     def _bind(self, channel: str, max_message_bytes: int, rcvhwm: int) -> zmq.Socket[Any]:
         """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
@@ -117,7 +99,8 @@ class SocketServer:
             self.heartbeat.start()
             undo.callback(self._close)  # after the kernel's own changes are undone
             kernel._patch_process(undo)
-            self._router_thread.start()
+            if self._router is not None:
+                self._router.start()
             self._control_thread.start()
             watch = LauncherWatch.for_process(os.environ, kernel._parent_pid_at_start)
             if watch is not None:
@@ -147,7 +130,7 @@ class SocketServer:
             undo.callback(unblock, signal.SIG_SETMASK, previous_mask)
 
     def _shell_loop(self) -> None:
-        kernel, shell, stdin, wake = self.kernel, self.main_shell, self.stdin, self._wake
+        kernel, shell, stdin, wake = self.kernel, self.io.shell, self.stdin, self._wake
         poller = zmq.Poller()
         poller.register(shell, zmq.POLLIN)
         poller.register(wake, zmq.POLLIN)
@@ -164,41 +147,6 @@ class SocketServer:
                 except zmq.Again:
                     continue
                 kernel._dispatch_guarded(shell, kernel.shell_handlers, frames, "shell")
-
-    def _route_shell(self) -> None:
-        """The shell router's thread: requests to the main shell or a subshell, replies
-        from them to the ROUTER; until :meth:`_close` stops it (then it closes the ROUTER,
-        once what was answered is sent)."""
-        router, replies = self.shell, self._router_replies
-        main = self._inproc(zmq.PAIR, self.kernel.limits.shell_rcvhwm)
-        main.connect(self._router_url)
-        stopper = self.context.socket(zmq.PAIR)
-        stopper.connect(self._router_stop_url)
-        route = self.kernel.subshells.route
-        poller = zmq.Poller()
-        for socket in (router, main, replies, stopper):
-            poller.register(socket, zmq.POLLIN)
-        try:
-            while True:
-                ready = dict(poller.poll())
-                if router in ready:
-                    for frames in _drain(router):
-                        if not route(frames, router):
-                            main.send_multipart(frames, copy=False)
-                for source in (main, replies):
-                    if source in ready:
-                        for frames in _drain(source):
-                            router.send_multipart(frames, copy=False)
-                if stopper in ready:
-                    for source in (main, replies):
-                        for frames in _drain(source, limit=None):
-                            router.send_multipart(frames, copy=False)
-                    return
-        except zmq.ContextTerminated:
-            pass
-        finally:
-            for socket in (router, main, replies, stopper):
-                socket.close()
 
     def _control_loop(self) -> None:
         kernel = self.kernel
@@ -243,21 +191,108 @@ class SocketServer:
 
     def _close(self) -> None:
         """Send what is queued, close every socket, and end the context."""
-        self.kernel.subshells.stop_all(timeout=1)
-        if self._router_thread.ident is not None:
-            self._router_stop.send(b"")
-            self._router_thread.join(timeout=5)
+        if self._router is not None:
+            self.kernel.subshells.stop_all(timeout=1)
+            self._router.stop()  # closes the ROUTER
         else:
             self.shell.close()
-        self._subshell_replies.close()
         self.iopub.stop()
-        for socket in (self.main_shell, self._router_stop, self.stdin, self._wake):
+        for socket in (self.stdin, self._wake):
             socket.close()
         self.context.term()  # ends the control and heartbeat threads if still running
         if self._control_thread.ident is not None:
             self._control_thread.join(timeout=5)
         self.heartbeat.join(timeout=5)
         self.kernel._release()
+
+
+class ShellRouter:
+    """The thread that reads the shell ROUTER when the kernel has subshells: it hands each
+    request to the main shell (:attr:`main_shell`, an inproc PAIR the main thread reads as
+    it would the ROUTER) or to the subshell its header names, and sends every shell's
+    replies. The main shell's queue is bounded by ``shell_rcvhwm`` as the ROUTER's is: when
+    it is full, the router waits (and so does everything behind it)."""
+
+    def __init__(self, kernel: KernelBase, context: zmq.Context[Any], router: zmq.Socket[Any]):
+        self.kernel, self.context, self.router = kernel, context, router
+        self.hwm = kernel.limits.shell_rcvhwm
+        self._main_url = f"inproc://kernelwire-shell-{id(self)}"
+        self._replies_url = f"inproc://kernelwire-subshell-replies-{id(self)}"
+        self._stop_url = f"inproc://kernelwire-shell-stop-{id(self)}"
+        # made here, each used by one thread after: the main thread's end, the subshells'
+        # replies (one PUSH shared under a lock) and what they arrive on, the stop signal
+        self.main_shell = _inproc(context, zmq.PAIR, self.hwm)
+        self.main_shell.bind(self._main_url)
+        self._replies = _inproc(context, zmq.PULL, self.hwm)
+        self._replies.bind(self._replies_url)
+        self._stop = _inproc(context, zmq.PAIR, 1)
+        self._stop.bind(self._stop_url)
+        subshell_replies = _inproc(context, zmq.PUSH, self.hwm)
+        subshell_replies.connect(self._replies_url)
+        self._outbox = LockedSender(subshell_replies)
+        self._thread = threading.Thread(
+            target=self._route, name="kernelwire-shell-router", daemon=True
+        )
+
+    def open_outbox(self) -> LockedSender:
+        """What a subshell thread sends its replies on."""
+        return self._outbox
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Forward what the shells answered, then close every socket of the router."""
+        if self._thread.ident is not None:
+            self._stop.send(b"")
+            self._thread.join(timeout=5)
+        else:
+            self.router.close()
+        self._outbox.close()
+        for socket in (self.main_shell, self._stop):
+            socket.close()
+
+    def _route(self) -> None:
+        """The router's thread: requests to the main shell or a subshell, replies from them
+        to the ROUTER; until :meth:`stop` (then it closes the ROUTER, once what was
+        answered is sent)."""
+        router, replies = self.router, self._replies
+        main = _inproc(self.context, zmq.PAIR, self.hwm)
+        main.connect(self._main_url)
+        stopper = self.context.socket(zmq.PAIR)
+        stopper.connect(self._stop_url)
+        route = self.kernel.subshells.route
+        poller = zmq.Poller()
+        for socket in (router, main, replies, stopper):
+            poller.register(socket, zmq.POLLIN)
+        try:
+            while True:
+                ready = dict(poller.poll())
+                if router in ready:
+                    for frames in _drain(router):
+                        if not route(frames, router):
+                            main.send_multipart(frames, copy=False)
+                for source in (main, replies):
+                    if source in ready:
+                        for frames in _drain(source):
+                            router.send_multipart(frames, copy=False)
+                if stopper in ready:
+                    for source in (main, replies):
+                        for frames in _drain(source, limit=None):
+                            router.send_multipart(frames, copy=False)
+                    return
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            for socket in (router, main, replies, stopper):
+                socket.close()
+
+
+def _inproc(context: zmq.Context[Any], kind: int, hwm: int) -> zmq.Socket[Any]:
+    socket = context.socket(kind)
+    socket.linger = 1000
+    socket.sndhwm = socket.rcvhwm = hwm
+    return socket
 
 
 def _drain(socket: zmq.Socket[Any], limit: int | None = 100) -> list[list[Any]]:

@@ -162,7 +162,9 @@ class SubshellManager:
 
     @property
     def supported(self) -> bool:
-        return self._open_outbox is not None
+        """Whether this kernel serves subshells (``max_subshells`` 0: it does not, and
+        shell requests all run on the main shell, whatever their header says)."""
+        return self._open_outbox is not None and self.max_subshells > 0
 
     def create(self) -> str:
         """Start a subshell thread; its id."""
@@ -211,6 +213,8 @@ class SubshellManager:
         """Hand a shell message whose header names a subshell to it (or answer it when that
         subshell does not exist, on ``reply_socket``); False when it is the main shell's.
         The header is peeked at unverified: the thread it goes to verifies it."""
+        if not self.supported:
+            return False
         subshell_id = _peek_subshell_id(frames, self.kernel.session.feed_identities)
         if subshell_id is None:
             return False
