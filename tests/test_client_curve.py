@@ -1,4 +1,4 @@
-"""Our clients and an ipykernel 7.4 started with CurveZMQ by jupyter_client's
+"""Our clients and ipykernel 7.4 or the reference kernel started with CurveZMQ by jupyter_client's
 ``KernelManager(transport_encryption="required")``: both clients drive it with the keys
 of its connection file; a client without them gets a clear timeout; and a TCP forwarder
 between client and kernel that records every byte finds the code of a cell in the clear
@@ -19,6 +19,7 @@ import zmq
 
 from helpers import WAIT_MS, run, start_managed_kernel, stop_managed_kernel
 from kernelwire.client import AsyncClient, BlockingClient, KernelDied, KernelTimeout
+from kernelwire.kernel.kernelspec import kernel_json
 from kernelwire.protocol import CHANNELS
 
 READY_TIMEOUT = 60.0
@@ -29,10 +30,31 @@ def _connection_info(km: Any) -> dict[str, Any]:
         return json.load(f)  # type: ignore[no-any-return]
 
 
+KERNELS = ["ipykernel", "kernelwire"]
+
+
 @pytest.fixture(scope="module")
-def curve_kernel() -> Iterator[dict[str, Any]]:
-    """An ipykernel started by jupyter_client with Curve required; its connection info."""
-    managed = start_managed_kernel("python3", transport_encryption="required")
+def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Jupyter path holding the reference kernel's kernelspec as its installer writes it
+    (it declares ``supported_encryption: ["curve"]``)."""
+    root = tmp_path_factory.mktemp("curve-specs")
+    spec = root / "kernels" / "kernelwire"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps(kernel_json()))
+    return str(root)
+
+
+def _start(kernel: str, spec_dir: str, **options: Any) -> Any:
+    if kernel == "ipykernel":
+        return start_managed_kernel("python3", **options)
+    return start_managed_kernel("kernelwire", spec_dir, **options)
+
+
+@pytest.fixture(scope="module", params=KERNELS)
+def curve_kernel(request: pytest.FixtureRequest, spec_dir: str) -> Iterator[dict[str, Any]]:
+    """ipykernel, and the reference kernel, started by jupyter_client with Curve required;
+    its connection info."""
+    managed = _start(request.param, spec_dir, transport_encryption="required")
     try:
         yield _connection_info(managed[0])
     finally:
@@ -203,20 +225,19 @@ class RecordingForwarder:
         self._selector.close()
 
 
-@pytest.fixture(scope="module")
-def plain_kernel() -> Iterator[dict[str, Any]]:
-    managed = start_managed_kernel("python3")
+@pytest.mark.parametrize("encrypted", [True, False], ids=["curve", "no-curve"])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_the_code_is_never_on_the_wire_in_the_clear_with_curve(
+    encrypted: bool, kernel: str, spec_dir: str
+) -> None:
+    managed = _start(kernel, spec_dir, transport_encryption="required" if encrypted else "disabled")
     try:
-        yield _connection_info(managed[0])
+        _record_a_cell(_connection_info(managed[0]), encrypted)
     finally:
         stop_managed_kernel(managed)
 
 
-@pytest.mark.parametrize("encrypted", [True, False], ids=["curve", "no-curve"])
-def test_the_code_is_never_on_the_wire_in_the_clear_with_curve(
-    encrypted: bool, request: pytest.FixtureRequest
-) -> None:
-    kernel_info = request.getfixturevalue("curve_kernel" if encrypted else "plain_kernel")
+def _record_a_cell(kernel_info: dict[str, Any], encrypted: bool) -> None:
     marker = f"kw-marker-{uuid.uuid4().hex}"
     forwarder = RecordingForwarder(kernel_info)
     try:

@@ -4,6 +4,8 @@ stand-in written from the spec's text, and xeus-python, a C++ kernel on xeus-zmq
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -277,3 +279,109 @@ def test_kernelwire_run_uses_the_handshake_when_the_kernelspec_declares_5_6(
     assert (result.returncode, result.stdout) == (0, "42\n"), result.stderr
     assert mark.read_text() == given
     assert os.listdir(tmp) == []  # neither the registration nor the connection file is left
+
+
+# --- the reference kernel's side ---------------------------------------------------------
+
+
+def test_the_launcher_and_the_reference_kernel_shake_hands() -> None:
+    kernel = start_kernel(handshake=True, startup_timeout=60)
+    try:
+        with BlockingClient(kernel.info, kernel=kernel) as client:
+            client.wait_for_ready(timeout=60)
+            assert client.execute("print(6 * 7)", timeout=60).stdout == "42\n"
+            # connect_request reports the ports the kernel chose, as the file does
+            reply = client.request("connect_request", timeout=60)
+            ports = {field: reply["content"][field] for field in PORT_FIELDS}
+            assert ports == {field: kernel.info[field] for field in PORT_FIELDS}
+    finally:
+        kernel.cleanup()
+
+
+def _raw_registrar(tmp_path: Path, key: bytes) -> tuple[Any, Path, str]:
+    """A registration socket and file made with raw pyzmq, as the spec describes them
+    (the port an integer, as in the spec's example)."""
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    kernel_id = "raw-registrar-kernel"
+    path = tmp_path / "registration.json"
+    path.write_text(
+        json.dumps(
+            {
+                "kernel_id": kernel_id,
+                "transport": "tcp",
+                "ip": "127.0.0.1",
+                "registration_ip": "127.0.0.1",
+                "registration_port": port,
+                "signature_scheme": "hmac-sha256",
+                "key": key.decode(),
+            }
+        )
+    )
+    return router, path, kernel_id
+
+
+def _kernel_on(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kernelwire.kernel", "-f", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_the_reference_kernel_registers_with_a_raw_registrar(tmp_path: Path) -> None:
+    key = b"raw-registrar-key"
+    router, path, kernel_id = _raw_registrar(tmp_path, key)
+    process = _kernel_on(path)
+    try:
+        assert router.poll(60_000), "the kernel never registered"
+        identity, delimiter, signature, content = router.recv_multipart()
+        assert delimiter == b"<IDS|MSG>"
+        assert signature == hmac.new(key, content, hashlib.sha256).hexdigest().encode()
+        ports = json.loads(content)
+        assert ports.pop("kernel_id") == kernel_id
+        assert sorted(ports) == sorted(PORT_FIELDS)
+        assert all(isinstance(port, str) and port.isdecimal() for port in ports.values())
+        ack = b"ACK"  # what xeus-zmq's registrar sends: only its signature is checked
+        router.send_multipart(
+            [identity, delimiter, hmac.new(key, ack, hashlib.sha256).hexdigest().encode(), ack]
+        )
+        info = {
+            "ip": "127.0.0.1",
+            "transport": "tcp",
+            "key": key.decode(),
+            "signature_scheme": "hmac-sha256",
+            **{field: int(port) for field, port in ports.items()},
+        }
+        with BlockingClient(info) as client:
+            client.wait_for_ready(timeout=60)
+            assert client.execute("print(6 * 7)", timeout=60).stdout == "42\n"
+            client.shutdown()
+        assert process.wait(60) == 0
+    finally:
+        router.close()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_a_wrongly_signed_acknowledgement_stops_the_kernel_before_it_serves(
+    tmp_path: Path,
+) -> None:
+    router, path, _ = _raw_registrar(tmp_path, b"the right key")
+    process = _kernel_on(path)
+    try:
+        assert router.poll(60_000), "the kernel never registered"
+        identity, delimiter, _, _ = router.recv_multipart()
+        router.send_multipart([identity, delimiter, b"0" * 64, b"ACK"])
+        output, _ = process.communicate(timeout=60)
+    finally:
+        router.close()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1
+    assert "startup handshake failed: registration acknowledgement: Invalid Signature" in output
+    assert "the right key" not in output

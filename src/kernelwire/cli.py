@@ -244,8 +244,8 @@ def terminal_input(prompt: str, password: bool) -> str:
 def _kernel_command(name: str | None) -> tuple[Sequence[str], dict[str, str], str, bool]:
     """argv, env, resource_dir and handshake support of a kernelspec (None: the reference
     kernel)."""
-    if name is None:
-        return REFERENCE_KERNEL_ARGV, {}, "", False
+    if name is None:  # the reference kernel speaks protocol 5.6: no port is picked for it
+        return REFERENCE_KERNEL_ARGV, {}, "", True
     spec = get_kernel_spec(name)
     return spec.argv, spec.env, spec.resource_dir, spec.supports_handshake
 

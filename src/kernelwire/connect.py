@@ -46,8 +46,10 @@ class ConnectionFileError(WireError, ValueError):
     """A connection file (or connection info dict) is malformed or lacks a field."""
 
 
-def _check_info(info: Any, source: str) -> dict[str, Any]:
-    """A copy of ``info`` with optional fields filled in; ConnectionFileError otherwise."""
+def _check_info(info: Any, source: str, unbound_ports: bool = False) -> dict[str, Any]:
+    """A copy of ``info`` with optional fields filled in; ConnectionFileError otherwise.
+    ``unbound_ports`` admits port 0, "any port", as a kernel binding for the startup
+    handshake holds it until it has bound."""
     if not isinstance(info, dict):
         raise ConnectionFileError(
             f"{source}: connection info must be a JSON object, got {type(info).__name__}"
@@ -78,7 +80,7 @@ def _check_info(info: Any, source: str) -> dict[str, Any]:
             raise ConnectionFileError(
                 f"{source}: field {field!r} must be an integer, got {type(port).__name__}"
             )
-        if not 0 < port <= highest:
+        if not (0 < port <= highest or (unbound_ports and port == 0)):
             raise ConnectionFileError(
                 f"{source}: field {field!r} must be between 1 and {highest}, got {port}"
             )
@@ -309,7 +311,7 @@ def session_from_connection_info(info: dict[str, Any], **session_kwargs: Any) ->
     from ``session_kwargs``."""
     from .session import Session
 
-    checked = _check_info(info, "connection info")
+    checked = _check_info(info, "connection info", unbound_ports=True)
     return Session(
         key=checked["key"].encode(),
         signature_scheme=checked["signature_scheme"],

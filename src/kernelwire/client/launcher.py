@@ -11,9 +11,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..connect import PORT_FIELDS, read_connection_file, write_connection_file
+from ..connect import (
+    PORT_FIELDS,
+    ConnectionFileError,
+    read_connection_file,
+    write_connection_file,
+)
 from ..handshake import write_registration_file
-from ..signing import DEFAULT_SCHEME
+from ..signing import DEFAULT_SCHEME, digest_for_scheme
 from .errors import KernelStartError
 from .registrar import Registrar
 
@@ -255,6 +260,12 @@ def _start_with_handshake(
     timeout: float,
 ) -> KernelProcess:
     """start_kernel's handshake path: registration file, registrar, then connection file."""
+    try:
+        digest_for_scheme(signature_scheme)
+    except ValueError as exc:
+        raise ConnectionFileError(
+            f"registration info to write: field 'signature_scheme': {exc}"
+        ) from None
     registrar = Registrar(key, signature_scheme, ip=ip)
     fd, registration_file = tempfile.mkstemp(prefix="kernel-registration-", suffix=".json")
     os.close(fd)

@@ -30,12 +30,12 @@ class Request:
 def execute(
     code: str,
     *,
-    silent: bool,
-    store_history: bool,
-    user_expressions: dict[str, str] | None,
-    allow_stdin: bool | None,
-    stop_on_error: bool,
-    can_answer_input: bool,
+    silent: bool = False,
+    store_history: bool = True,
+    user_expressions: dict[str, str] | None = None,
+    allow_stdin: bool | None = None,
+    stop_on_error: bool = True,
+    can_answer_input: bool = False,
 ) -> Request:
     """stdin is allowed when the caller can answer input, unless ``allow_stdin`` is given."""
     content = {
@@ -128,6 +128,27 @@ def comm_close(
 
 def _comm_id(comm: Comm | str) -> str:
     return comm.comm_id if isinstance(comm, Comm) else comm
+
+
+def custom(
+    msg_type: str,
+    content: dict[str, Any] | None,
+    *,
+    channel: str,
+    buffers: list[Any] | None,
+    metadata: dict[str, Any] | None,
+) -> Request:
+    """Any request on shell or control; the first message parented to it on that channel
+    is its reply."""
+    if channel not in ("shell", "control"):
+        raise ValueError(f"requests go on shell or control, not {channel!r}")
+    return Request(msg_type, content or {}, channel, buffers=buffers, metadata=metadata)
+
+
+def debug(command: str, arguments: dict[str, Any] | None, seq: int) -> Request:
+    """A Debug Adapter Protocol request for the kernel's debugger, on control."""
+    content = {"type": "request", "seq": seq, "command": command, "arguments": arguments or {}}
+    return Request("debug_request", content, channel="control")
 
 
 def interrupt() -> Request:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +81,13 @@ class ExecutionResult:
 
 @dataclass
 class Comm:
-    """A comm this client opened. ``received`` collects the kernel's ``comm_msg`` and
-    ``comm_close`` messages for it (buffers included) as they arrive."""
+    """A comm this client opened, or the kernel opened (see the clients' ``on_comm_open``).
+    ``received`` collects the kernel's ``comm_msg`` and ``comm_close`` messages for it
+    (buffers included) as they arrive, and ``on_message`` is called with each."""
 
-    #: The comm's id, chosen by this client.
+    #: The comm's id, chosen by the side that opened it.
     comm_id: str
-    #: The kernel-side target it was opened to.
+    #: The target it was opened to (kernel-side, or this client's for a kernel's comm).
     target_name: str
     #: The msg_id of the ``comm_open`` message.
     open_msg_id: str
@@ -93,6 +95,11 @@ class Comm:
     received: list[dict[str, Any]] = field(default_factory=list)
     #: True once either side closed it.
     closed: bool = False
+    #: True for a comm the kernel opened.
+    opened_by_kernel: bool = False
+    #: Called with each ``comm_msg`` and ``comm_close`` from the kernel on this comm, as
+    #: it is filed; what it raises is logged.
+    on_message: Callable[[dict[str, Any]], Any] | None = None
 
 
 __all__ = ["Comm", "ExecutionResult"]

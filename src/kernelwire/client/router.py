@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import WireError
+from ..errors import DuplicateSignature, WireError
 from ..protocol import EOF_INPUT, reply_type
-from ..session import Session
 from ..wire import feed_identities
 from .errors import KernelTimeout, MessageRefused
 from .requests import Request
 from .results import Comm
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 OutputCallback = Callable[[dict[str, Any]], None]
 #: ``input_handler(prompt, password) -> str``: answers the kernel's ``input_request``.
@@ -36,6 +38,13 @@ HEARTBEAT_INTERVAL = 1.0
 WAIT_SLICE = 0.25
 #: How long wait_for_ready waits for IOPub before it asks kernel_info again (seconds).
 IOPUB_RETRY = 0.5
+#: How many messages the blocking client reads from one socket before it checks its
+#: deadline and the kernel again.
+PUMP_BATCH = 100
+#: How many IOPub messages are held for requests no call is waiting for (say, after an
+#: execute timed out): the newest are kept, and handed over when a wait for the request
+#: (``collect_outputs``) begins. A kernel flooding output cannot grow a client without bound.
+UNCLAIMED_OUTPUTS = 10_000
 
 log = logging.getLogger("kernelwire.client")
 
@@ -61,6 +70,21 @@ def input_prompt(input_request: dict[str, Any]) -> tuple[str, bool]:
     return content.get("prompt", ""), bool(content.get("password"))
 
 
+def _log_once(count: int, message: str, *args: Any) -> None:
+    """A warning for the first drop of a kind, debug lines after it: a peer repeating
+    itself must not flood the log (the router's counters hold the totals)."""
+    log.log(logging.WARNING if count == 1 else logging.DEBUG, message, *args)
+
+
+def _call_hook(name: str, hook: Callable[..., Any], *args: Any) -> None:
+    """Call a hook for messages no request waits for: what it raises is logged, for there
+    is no call to raise it in, and the message is filed all the same."""
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("%s raised; the message is filed all the same", name)
+
+
 def _not_ready_message(timeout: float, alive: bool) -> str:
     """Why wait_for_ready gave up, judging by whether the heartbeat answers."""
     if not alive:
@@ -84,6 +108,12 @@ class Exchange:
     reply: dict[str, Any] | None = None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     idle: bool = False
+    #: What the output callback (or input handler) raised, until the wait for this
+    #: request raises it.
+    failure: Exception | None = None
+    #: How many calls wait for this request now; its outputs go to ``outputs`` only while
+    #: one does (else to the router's bounded ``unclaimed``).
+    waiters: int = 0
 
     @property
     def done(self) -> bool:
@@ -128,6 +158,21 @@ class BoundedWait:
         self.what = what
         self.started = time.monotonic()
         self.refused_before = router.refused_replies
+        exchange.waiters += 1
+        router.claim(exchange)
+
+    def finished(self) -> bool:
+        """Whether the exchange is done; first raises (once) what its output callback
+        raised, so the error reaches the call that the callback belongs to."""
+        failure = self.exchange.failure
+        if failure is not None:
+            self.exchange.failure = None
+            raise failure
+        return self.exchange.done
+
+    def end(self) -> None:
+        """The wait is over, however it ended: later outputs count as unclaimed."""
+        self.exchange.waiters -= 1
 
     def check_refusals(self) -> None:
         """Raise MessageRefused when waiting has become futile (see
@@ -171,6 +216,22 @@ class MessageRouter:
         self.last_refusal: Refusal | None = None
         #: True once any valid IOPub message arrived: the subscription is live.
         self.iopub_live = False
+        #: ``(parent msg_id, message)`` of IOPub messages for requests no call waits for:
+        #: the newest ``unclaimed_limit`` (``UNCLAIMED_OUTPUTS``) of them.
+        self.unclaimed: deque[tuple[str, dict[str, Any]]] = deque()
+        self.unclaimed_limit = UNCLAIMED_OUTPUTS
+        #: How many unclaimed messages were dropped for the limit.
+        self.dropped_unclaimed = 0
+        #: Replies dropped because their request already had one (the first one stands),
+        #: and validly signed copies of messages already received.
+        self.duplicate_replies = 0
+        self.replayed = 0
+        #: Called with ``(comm, comm_open message)`` for each comm the kernel opens; while
+        #: it is None such comms are not tracked.
+        self.on_comm_open: Callable[[Comm, dict[str, Any]], Any] | None = None
+        #: Called with each IOPub message whose parent is no recent request of this
+        #: client: another client's traffic, or the kernel's own.
+        self.on_other_iopub: OutputCallback | None = None
 
     def request(
         self,
@@ -208,6 +269,18 @@ class MessageRouter:
             raise KeyError(f"no recent request has msg_id {msg_id!r}")
         return exchange
 
+    def claim(self, exchange: Exchange) -> None:
+        """Move the unclaimed messages of ``exchange`` to its outputs, in arrival order."""
+        if not any(parent_id == exchange.msg_id for parent_id, _ in self.unclaimed):
+            return
+        others: deque[tuple[str, dict[str, Any]]] = deque()
+        for parent_id, msg in self.unclaimed:
+            if parent_id == exchange.msg_id:
+                exchange.outputs.append(msg)
+            else:
+                others.append((parent_id, msg))
+        self.unclaimed = others
+
     def open_comm(self, request: Request) -> Comm:
         """The ``Comm`` a ``comm_open`` request opens, filed before it is sent so
         that no kernel message on it can arrive unseen."""
@@ -228,16 +301,31 @@ class MessageRouter:
         handler = exchange.input_handler if exchange is not None else None
         return handler or default
 
+    def input_failed(self, input_request: dict[str, Any], error: Exception) -> bool:
+        """File what an input handler raised with the request that caused
+        ``input_request``, for its wait to raise; False when no recent request did."""
+        exchange = self.exchanges.get(input_request["parent_header"].get("msg_id", ""))
+        if exchange is None:
+            return False
+        exchange.failure = error
+        return True
+
     def input_reply(self, input_request: dict[str, Any], value: str) -> list[Any]:
         """The frames answering ``input_request`` on the stdin channel."""
         msg = self.session.msg("input_reply", {"value": value}, parent=input_request)
         return self.session.serialize(msg)
 
     def receive(self, channel: str, frames: list[Any]) -> dict[str, Any] | None:
-        """Verify and file one message; returns it, or None when it was refused."""
+        """Verify and file one message; returns it, or None when it was refused or dropped."""
         try:
             _, msg_list = feed_identities(frames)
             msg = self.session.deserialize(msg_list)
+        except DuplicateSignature:
+            # Validly signed, so no sign of a wrong key: a resent copy of a message already
+            # handled. Counted as refused, it would fail whichever wait it lands in.
+            self.replayed += 1
+            _log_once(self.replayed, "dropped a replayed message on %s", channel)
+            return None
         except WireError as exc:
             self.refused += 1
             if channel in ("shell", "control"):
@@ -251,30 +339,87 @@ class MessageRouter:
             self.iopub_live = True
             self._file_output(msg, exchange)
         elif channel in ("shell", "control") and exchange is not None:
+            if exchange.reply is not None:
+                # The first reply stands, however late the second arrives.
+                self.duplicate_replies += 1
+                _log_once(
+                    self.duplicate_replies,
+                    "dropped a second %s on %s for request %s (the first reply stands)",
+                    msg["msg_type"],
+                    channel,
+                    exchange.msg_id,
+                )
+                return None
             exchange.reply = msg
         return msg
 
     def _file_output(self, msg: dict[str, Any], exchange: Exchange | None) -> None:
         content = msg["content"]
-        if msg["msg_type"] in ("comm_msg", "comm_close"):
+        msg_type = msg["msg_type"]
+        if msg_type == "comm_open" and self.on_comm_open is not None:
+            self._kernel_opened_comm(msg, self.on_comm_open)
+        elif msg_type in ("comm_msg", "comm_close"):
             comm_id = _str_id(msg, "content.comm_id", content.get("comm_id"))
             comm = self.comms.get(comm_id) if comm_id else None
             if comm is not None:
-                comm.received.append(msg)
-                comm.closed = comm.closed or msg["msg_type"] == "comm_close"
+                self._file_comm_message(comm, msg)
         if exchange is None:
+            if self.on_other_iopub is not None:
+                _call_hook("on_other_iopub", self.on_other_iopub, msg)
             return
-        exchange.outputs.append(msg)
+        if exchange.waiters:
+            exchange.outputs.append(msg)
+        else:
+            self._hold_unclaimed(exchange.msg_id, msg)
         if msg["msg_type"] == "status" and content.get("execution_state") == "idle":
             exchange.idle = True
         callback = exchange.output_callback
         if callback is not None:
             try:
                 callback(msg)
+            except Exception as exc:
+                # Kept for the wait of this request to raise, once (not for whichever wait
+                # is reading now); later outputs of the request are only kept.
+                exchange.output_callback = None
+                exchange.failure = exc
             except BaseException:
-                # Raised to the caller once; later outputs of the request are only kept.
                 exchange.output_callback = None
                 raise
+
+    def _kernel_opened_comm(
+        self, msg: dict[str, Any], on_comm_open: Callable[[Comm, dict[str, Any]], Any]
+    ) -> None:
+        content = msg["content"]
+        comm_id = _str_id(msg, "content.comm_id", content.get("comm_id"))
+        target_name = content.get("target_name")
+        if not comm_id or not isinstance(target_name, str):
+            log.warning("comm_open from the kernel without a str comm_id and target_name")
+            return
+        comm = Comm(comm_id, target_name, msg["msg_id"], opened_by_kernel=True)
+        self.comms[comm_id] = comm
+        _call_hook("on_comm_open", on_comm_open, comm, msg)
+
+    def _file_comm_message(self, comm: Comm, msg: dict[str, Any]) -> None:
+        comm.received.append(msg)
+        if msg["msg_type"] == "comm_close":
+            comm.closed = True
+            if comm.opened_by_kernel:
+                # Nobody sends on it any more: forgotten, so that comms come and go unbounded.
+                self.comms.pop(comm.comm_id, None)
+        if comm.on_message is not None:
+            _call_hook("a comm's on_message", comm.on_message, msg)
+
+    def _hold_unclaimed(self, parent_id: str, msg: dict[str, Any]) -> None:
+        self.unclaimed.append((parent_id, msg))
+        while len(self.unclaimed) > self.unclaimed_limit:
+            self.dropped_unclaimed += 1
+            _log_once(
+                self.dropped_unclaimed,
+                "more than %d IOPub messages arrived for requests no call waits for: "
+                "the oldest are dropped",
+                self.unclaimed_limit,
+            )
+            self.unclaimed.popleft()
 
     def check_refusals(self, replies_refused_before: int, what: str) -> None:
         """Raise MessageRefused when a reply was refused since the count was
@@ -308,8 +453,10 @@ __all__ = [
     "EOF_INPUT",
     "HEARTBEAT_INTERVAL",
     "IOPUB_RETRY",
+    "PUMP_BATCH",
     "REQUEST_TIMEOUT",
     "TRACKED_REQUESTS",
+    "UNCLAIMED_OUTPUTS",
     "WAIT_SLICE",
     "BoundedWait",
     "Exchange",

@@ -19,6 +19,8 @@ class Heartbeat:
         self._socket = context.socket(zmq.REP)
         self._socket.linger = 0
         self._socket.bind(url)
+        #: Where it is bound (with port 0, the port the system chose).
+        self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._thread = threading.Thread(target=self._run, name="kernelwire-hb", daemon=True)
 
     def start(self) -> None:

@@ -24,7 +24,14 @@ def kernel_json(display_name: str = "Python 3 (kernelwire)") -> dict[str, Any]:
         "display_name": display_name,
         "language": "python",
         "interrupt_mode": "signal",
-        "metadata": {"debugger": False, "implementation": "kernelwire"},
+        # 5.6: it can be started with a registration file (the startup handshake)
+        "kernel_protocol_version": "5.6",
+        "metadata": {
+            "debugger": False,
+            "implementation": "kernelwire",
+            # jupyter_client's KernelManager(transport_encryption=...) reads this
+            "supported_encryption": ["curve"],
+        },
     }
 
 

@@ -7,12 +7,19 @@ address and waits for the signed acknowledgement before it serves anyone.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import zmq
 
-from ..connect import PORT_FIELDS
-from ..handshake import HandshakeError, check_acknowledgement, pack_registration
+from ..connect import PORT_FIELDS, ConnectionFileError, read_connection_file
+from ..handshake import (
+    HandshakeError,
+    check_acknowledgement,
+    check_registration_info,
+    is_registration_info,
+    pack_registration,
+)
 from ..signing import Signer
 
 #: How long the kernel waits for the launcher's acknowledgement before giving up.
@@ -33,10 +40,22 @@ def connection_info_to_bind(registration: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bound_port(socket: zmq.Socket[Any]) -> int:
-    """The port a tcp socket bound with port 0 ended up on."""
-    endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
-    return int(endpoint.rsplit(":", 1)[1])
+def read_kernel_file(path: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What ``-f`` names: ``(connection info, None)`` for a connection file, or, for a
+    registration file, ``(connection info with port 0 everywhere, registration info)``.
+    ConnectionFileError naming the field when either is malformed."""
+    source = f"connection file {path!r}"
+    try:
+        with open(path, "rb") as f:
+            raw = json.loads(f.read())
+    except (OSError, ValueError, RecursionError):
+        return read_connection_file(path), None  # it words each of these errors
+    if not is_registration_info(raw):
+        return read_connection_file(path), None
+    registration = check_registration_info(raw, source.replace("connection", "registration"))
+    if registration["transport"] != "tcp":
+        raise ConnectionFileError(f"{source}: the startup handshake needs the tcp transport")
+    return connection_info_to_bind(registration), registration
 
 
 def register(
@@ -65,4 +84,10 @@ def register(
         dealer.close()
 
 
-__all__ = ["ACK_TIMEOUT", "HandshakeError", "bound_port", "connection_info_to_bind", "register"]
+__all__ = [
+    "ACK_TIMEOUT",
+    "HandshakeError",
+    "connection_info_to_bind",
+    "read_kernel_file",
+    "register",
+]

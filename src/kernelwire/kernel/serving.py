@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from ..connect import channel_url
+from ..connect import apply_curve, channel_url
 from .channels import KernelIO
 from .heartbeat import Heartbeat
 from .iopub import IOPubChannel
@@ -50,6 +50,9 @@ class SocketServer:
         self.kernel = kernel
         info, limits = kernel.connection_info, kernel.limits
         self.context: zmq.Context[Any] = zmq.Context()
+        # CurveZMQ: the keypair of the connection info becomes every socket's default, so
+        # each one made below is a CURVE server (inproc sockets are not affected)
+        apply_curve(self.context, info, server=True)
         self.shell = self._bind("shell", limits.shell_max_message_bytes, limits.shell_rcvhwm)
         self.control = self._bind(
             "control", limits.control_max_message_bytes, limits.control_rcvhwm
@@ -79,6 +82,24 @@ class SocketServer:
             _signal_self,
             None if self._router is None else self._router.open_outbox,
         )
+        self._record_ports()
+
+    def _record_ports(self) -> None:
+        """Put the ports the system chose for channels bound to port 0 (as the startup
+        handshake binds them) into the connection info."""
+        info = self.kernel.connection_info
+        if info.get("transport", "tcp") != "tcp":
+            return
+        endpoints = {
+            "shell": self.shell.getsockopt_string(zmq.LAST_ENDPOINT),
+            "control": self.control.getsockopt_string(zmq.LAST_ENDPOINT),
+            "stdin": self.stdin.getsockopt_string(zmq.LAST_ENDPOINT),
+            "iopub": self.iopub.endpoint,
+            "hb": self.heartbeat.endpoint,
+        }
+        for channel, endpoint in endpoints.items():
+            if not info[f"{channel}_port"]:
+                info[f"{channel}_port"] = int(endpoint.rsplit(":", 1)[1])
 
     def _bind(self, channel: str, max_message_bytes: int, rcvhwm: int) -> zmq.Socket[Any]:
         """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
