@@ -15,6 +15,7 @@ from .errors import (
     KernelStartError,
     KernelTimeout,
     MessageRefused,
+    SubshellError,
 )
 from .launcher import REFERENCE_KERNEL_ARGV, KernelProcess, start_kernel
 from .results import Comm, ExecutionResult
@@ -34,5 +35,6 @@ __all__ = [
     "KernelStartError",
     "KernelTimeout",
     "MessageRefused",
+    "SubshellError",
     "start_kernel",
 ]
