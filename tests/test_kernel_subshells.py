@@ -21,6 +21,7 @@ import pytest
 from kernelwire.kernel import KernelBase
 from kernelwire.kernel.limits import KernelLimits
 from kernelwire.kernel.memory import KernelPair
+from kernelwire.kernel.outstream import Flusher, OutStream
 
 WAIT = 60.0  # only turns a hang into a failure
 
@@ -273,3 +274,55 @@ def test_max_subshells_0_turns_subshells_off() -> None:
     client.run_main()
     assert client.wait_reply(msg_id)["content"]["status"] == "ok"
     client.join_main()
+
+
+def test_a_subshell_queue_is_bounded() -> None:
+    client = Client(limits=KernelLimits(shell_rcvhwm=2))
+    try:
+        subshell = client.create()
+        held = client.execute("wait:sub", subshell)
+        client.wait(lambda: bool(client.kernel.threads), "the held cell to start")
+        queued = [client.execute(str(n), subshell) for n in range(2)]
+        refused = client.execute("one too many", subshell)
+        content = client.wait_reply(refused)["content"]
+        assert content["status"] == "error" and content["ename"] == "SubshellQueueFull"
+        client.kernel.gate("sub").set()
+        for msg_id in (held, *queued):
+            assert client.wait_reply(msg_id)["content"]["status"] == "ok"
+        assert client.kernel.threads.count(f"kernelwire-subshell-{subshell}") == 3
+    finally:
+        client.close()
+
+
+def test_stream_text_keeps_the_parent_of_the_thread_that_wrote_it() -> None:
+    """Two threads (the main shell and a subshell) write to one stream in turns; every
+    published text goes out under the parent of its writer."""
+    parents = threading.local()
+    published: list[tuple[str, str]] = []
+    stream = OutStream(
+        "stdout",
+        lambda name, text, parent: published.append((text, parent)),
+        Flusher(),
+        current_parent=lambda: getattr(parents, "value", None),
+    )
+    turns = [threading.Event() for _ in range(9)]  # the last one: nobody waits for it
+
+    def writer(
+        name: str, my_turns: list[threading.Event], next_turns: list[threading.Event]
+    ) -> None:
+        parents.value = name
+        for mine, theirs in zip(my_turns, next_turns, strict=True):
+            assert mine.wait(WAIT)
+            stream.write(name)
+            theirs.set()
+
+    main = threading.Thread(target=writer, args=("main", turns[0:8:2], turns[1:8:2]))
+    sub = threading.Thread(target=writer, args=("sub", turns[1:8:2], turns[2::2]))
+    main.start(), sub.start()
+    turns[0].set()
+    main.join(WAIT), sub.join(WAIT)
+    stream.publish_pending()
+    assert published, "nothing was published"
+    for text, parent in published:
+        assert set(text.split(parent)) == {""}, (text, parent)
+    assert "".join(text for text, _ in published) == "mainsub" * 4

@@ -94,20 +94,23 @@ def shell_replies(kc: BlockingKernelClient, msg_ids: set[str]) -> list[dict[str,
     return replies
 
 
-def iopub_until_idle(kc: BlockingKernelClient, msg_id: str) -> list[dict[str, Any]]:
-    """The IOPub messages parented to ``msg_id``, up to its idle status."""
-    found: list[dict[str, Any]] = []
+def iopub_until_idle(kc: BlockingKernelClient, *msg_ids: str) -> dict[str, list[dict[str, Any]]]:
+    """The IOPub messages parented to each of ``msg_ids``, up to the idle status of all."""
+    found: dict[str, list[dict[str, Any]]] = {msg_id: [] for msg_id in msg_ids}
+    idle: set[str] = set()
     deadline = time.monotonic() + TIMEOUT
-    while True:
+    while idle != set(msg_ids):
         try:
             msg = kc.get_iopub_msg(timeout=max(0.0, deadline - time.monotonic()))
         except Empty:
-            raise AssertionError(f"no idle for {msg_id}; got {found}") from None
-        if msg["parent_header"].get("msg_id") != msg_id:
+            raise AssertionError(f"no idle for all of {msg_ids}; got {found}") from None
+        parent_id = msg["parent_header"].get("msg_id")
+        if parent_id not in found:
             continue
-        found.append(msg)
+        found[parent_id].append(msg)
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return found
+            idle.add(parent_id)
+    return found
 
 
 def stdout_of(messages: list[dict[str, Any]]) -> str:
@@ -153,14 +156,14 @@ def test_a_subshell_answers_while_the_main_shell_runs_a_long_cell(
     (first,) = shell_replies(kc, {quick})  # the main cell cannot end before the file exists
     assert first["content"]["status"] == "ok"
     assert first["parent_header"]["subshell_id"] == subshell_id
-    sub_outputs = iopub_until_idle(kc, quick)
+    sub_outputs = iopub_until_idle(kc, quick)[quick]
     assert stdout_of(sub_outputs) == "from the subshell\n"
     results = [m for m in sub_outputs if m["msg_type"] == "execute_result"]
     assert results[0]["content"]["data"]["text/plain"] == "42"
     flag.touch()
     (second,) = shell_replies(kc, {long_cell})
     assert second["content"]["status"] == "ok"
-    assert stdout_of(iopub_until_idle(kc, long_cell)) == "main done\n"
+    assert stdout_of(iopub_until_idle(kc, long_cell)[long_cell]) == "main done\n"
     control(kc, "delete_subshell_request", {"subshell_id": subshell_id})
 
 
@@ -181,8 +184,36 @@ def test_unknown_subshell_ids_get_the_same_errors(kc: BlockingKernelClient) -> N
         "evalue": "Unknown subshell_id 'no-such-subshell'",
         "traceback": [],
     }
-    states = [m["content"].get("execution_state") for m in iopub_until_idle(kc, msg_id)]
+    states = [m["content"].get("execution_state") for m in iopub_until_idle(kc, msg_id)[msg_id]]
     assert states == ["busy", "idle"]
     deleted = control(kc, "delete_subshell_request", {"subshell_id": "no-such-subshell"})
     assert deleted["status"] == "error"
     assert deleted["evalue"] == "Unknown subshell_id 'no-such-subshell'"
+
+
+def test_prints_of_concurrent_cells_go_to_their_own_cells(
+    kc: BlockingKernelClient, tmp_path: Path
+) -> None:
+    subshell_id = control(kc, "create_subshell_request")["subshell_id"]
+    flag = tmp_path / f"go-{uuid.uuid4().hex}"
+    main = execute(
+        kc,
+        "import os, time\n"
+        f"deadline = time.monotonic() + {TIMEOUT}\n"
+        f"while not os.path.exists({str(flag)!r}) and time.monotonic() < deadline:\n"
+        "    print('M')\n"
+        "    time.sleep(0.002)\n",
+    )
+    sub = execute(
+        kc,
+        "import time\nfor _ in range(100):\n    print('S')\n    time.sleep(0.002)\n",
+        subshell_id,
+    )
+    shell_replies(kc, {sub})
+    flag.touch()
+    shell_replies(kc, {main})
+    outputs = iopub_until_idle(kc, sub, main)
+    sub_text, main_text = stdout_of(outputs[sub]), stdout_of(outputs[main])
+    assert sub_text == "S\n" * 100
+    assert main_text and set(main_text.splitlines()) == {"M"}
+    control(kc, "delete_subshell_request", {"subshell_id": subshell_id})

@@ -148,7 +148,10 @@ class KernelBase:
         self._main_shell = ShellContext(self.shell, self.shell, None, InterruptGate())
         self._shell_local = threading.local()
         self.subshells = SubshellManager(
-            self, self.io.open_subshell_outbox, self.limits.max_subshells
+            self,
+            self.io.open_subshell_outbox,
+            self.limits.max_subshells,
+            self.limits.shell_rcvhwm,
         )
         self.iopub.guard = self.stdin.guard = self.interrupts.deferred
         self._loops = threading.local()  # an event loop per thread, for async hooks

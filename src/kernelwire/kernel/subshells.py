@@ -18,7 +18,10 @@ A request for a subshell that does not exist gets ``status: error`` with ``ename
 ``UnknownSubshellError`` and ``evalue`` ``Unknown subshell_id '<id>'`` (framed by busy and
 idle), as from ipykernel 7.4; so does ``delete_subshell_request``. At most
 ``KernelLimits.max_subshells`` exist at once: creating one more is answered with an
-error, so a peer cannot make the kernel start threads without bound. Deleting a
+error, so a peer cannot make the kernel start threads without bound; and at most
+``KernelLimits.shell_rcvhwm`` requests wait for one subshell: one more is answered with
+``SubshellQueueFull`` instead of being queued (the router thread never waits for a
+subshell, so one busy subshell cannot hold up the others). Deleting a
 subshell ends its thread once the requests already routed to it are answered (a request
 routed to it after the delete gets the unknown-subshell error).
 """
@@ -63,6 +66,10 @@ class SubshellLimitError(RuntimeError):
     """Creating one more subshell would pass ``KernelLimits.max_subshells``."""
 
 
+class SubshellQueueFull(RuntimeError):
+    """A subshell already has ``KernelLimits.shell_rcvhwm`` requests waiting."""
+
+
 def error_content(exc: BaseException) -> dict[str, Any]:
     """The ``status: error`` content of a subshell failure (ipykernel's ``evalue``)."""
     return {"status": "error", "ename": type(exc).__name__, "evalue": str(exc), "traceback": []}
@@ -83,14 +90,32 @@ class ShellContext:
 
 
 class SubshellInbox:
-    """A subshell's queue of requests, thread-safe, read as a socket by aborts."""
+    """A subshell's queue of at most ``limit`` requests, thread-safe, read as a socket by
+    aborts."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         self._queue: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
+        self._limit = limit
+        self._waiting = 0
+        self._lock = threading.Lock()
         self.stopped = False
 
-    def put(self, frames: list[Any]) -> None:
+    def put(self, frames: list[Any]) -> bool:
+        """Queue a request; False when ``limit`` already wait."""
+        with self._lock:
+            if self._waiting >= self._limit:
+                return False
+            self._waiting += 1
         self._queue.put(frames)
+        return True
+
+    def _taken(self, frames: list[Any] | None) -> list[Any] | None:
+        if frames is None:
+            self.stopped = True
+        else:
+            with self._lock:
+                self._waiting -= 1
+        return frames
 
     def stop(self) -> None:
         """End the subshell after the requests queued before this call."""
@@ -100,10 +125,7 @@ class SubshellInbox:
         """The next request (blocking); None once stopped."""
         if self.stopped:
             return None
-        frames = self._queue.get()
-        if frames is None:
-            self.stopped = True
-        return frames
+        return self._taken(self._queue.get())
 
     def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
         """The next queued request, ``zmq.Again`` when none (or stopped) with NOBLOCK."""
@@ -115,11 +137,10 @@ class SubshellInbox:
         if self.stopped:
             raise zmq.Again()
         try:
-            frames = self._queue.get_nowait()
+            frames = self._taken(self._queue.get_nowait())
         except queue.Empty:
             raise zmq.Again() from None
         if frames is None:
-            self.stopped = True
             raise zmq.Again()
         return frames
 
@@ -151,11 +172,13 @@ class SubshellManager:
         kernel: KernelBase,
         open_outbox: Callable[[], Any] | None,
         max_subshells: int,
+        queue_limit: int,
     ) -> None:
         """``open_outbox()`` gives, in a new subshell's thread, what it sends replies on
         (None: this kernel's I/O cannot serve subshells)."""
         self.kernel = kernel
         self.max_subshells = max_subshells
+        self.queue_limit = queue_limit
         self._open_outbox = open_outbox
         self._lock = threading.Lock()
         self._subshells: dict[str, Subshell] = {}
@@ -175,7 +198,7 @@ class SubshellManager:
                     "(KernelLimits.max_subshells): delete one first"
                 )
             subshell_id = str(uuid.uuid4())
-            inbox = SubshellInbox()
+            inbox = SubshellInbox(self.queue_limit)
             thread = threading.Thread(
                 target=self._serve,
                 args=(subshell_id, inbox),
@@ -220,23 +243,26 @@ class SubshellManager:
             return False
         with self._lock:
             subshell = self._subshells.get(subshell_id) if isinstance(subshell_id, str) else None
-            if subshell is not None:
-                subshell.inbox.put(frames)
-                return True
-        self.answer_unknown(frames, reply_socket, subshell_id)
+        if subshell is None:
+            self.refuse(frames, reply_socket, UnknownSubshellError(subshell_id))
+        elif not subshell.inbox.put(frames):
+            full = SubshellQueueFull(
+                f"subshell {subshell_id!r} already has {self.queue_limit} requests waiting "
+                "(KernelLimits.shell_rcvhwm)"
+            )
+            self.refuse(frames, reply_socket, full)
         return True
 
-    def answer_unknown(self, frames: list[Any], reply_socket: Any, subshell_id: object) -> None:
-        """Busy, an error reply (for a request) and idle, as ipykernel does; nothing for a
-        message that fails verification."""
+    def refuse(self, frames: list[Any], reply_socket: Any, error: Exception) -> None:
+        """Busy, an error reply (for a request) and idle, as ipykernel does for an unknown
+        subshell; nothing for a message that fails verification."""
         kernel = self.kernel
         parsed = kernel._parse(frames, "shell")
         if parsed is None:
             return
         idents, msg = parsed
-        error = UnknownSubshellError(subshell_id)
         kernel.rejections.report(
-            "shell", "unknown subshell", f"cannot handle {msg['msg_type'][:80]}: {error}"
+            "shell", type(error).__name__, f"cannot handle {msg['msg_type'][:80]}: {error}"
         )
         kernel._status("busy", msg)
         if reply_type(msg["msg_type"]) is not None:
@@ -253,7 +279,7 @@ class SubshellManager:
             while (frames := inbox.get()) is not None:
                 kernel._dispatch_guarded(outbox, kernel.shell_handlers, frames, "shell")
             for frames in inbox.leftovers():
-                self.answer_unknown(frames, outbox, subshell_id)
+                self.refuse(frames, outbox, UnknownSubshellError(subshell_id))
         except zmq.ContextTerminated:
             pass
         except Exception:  # the kernel is closing under us: nothing to answer to
