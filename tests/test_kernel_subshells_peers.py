@@ -217,3 +217,35 @@ def test_prints_of_concurrent_cells_go_to_their_own_cells(
     assert sub_text == "S\n" * 100
     assert main_text and set(main_text.splitlines()) == {"M"}
     control(kc, "delete_subshell_request", {"subshell_id": subshell_id})
+
+
+def test_an_interrupt_stops_the_main_shell_and_spares_subshells(
+    kc: BlockingKernelClient, tmp_path: Path
+) -> None:
+    """SIGINT lands in the main thread: the main shell's cell is interrupted, a cell
+    running on a subshell at the same time runs to its end."""
+    subshell_id = control(kc, "create_subshell_request")["subshell_id"]
+    flag = tmp_path / f"go-{uuid.uuid4().hex}"
+    wait_for_flag = (
+        "import os, time\n"
+        "print('started', flush=True)\n"
+        f"deadline = time.monotonic() + {TIMEOUT}\n"
+        f"while not os.path.exists({str(flag)!r}) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+    )
+    on_subshell = execute(kc, wait_for_flag, subshell_id)
+    on_main = execute(kc, wait_for_flag)
+    started: set[str] = set()
+    deadline = time.monotonic() + TIMEOUT
+    while started != {on_subshell, on_main}:  # both cells run: interrupt now
+        msg = kc.get_iopub_msg(timeout=max(0.0, deadline - time.monotonic()))
+        if msg["msg_type"] == "stream" and "started" in msg["content"]["text"]:
+            started.add(msg["parent_header"]["msg_id"])
+    assert control(kc, "interrupt_request")["status"] == "ok"
+    (main_reply,) = shell_replies(kc, {on_main})
+    assert main_reply["content"]["status"] == "error"
+    assert main_reply["content"]["ename"] == "KeyboardInterrupt"
+    flag.touch()
+    (sub_reply,) = shell_replies(kc, {on_subshell})
+    assert sub_reply["content"]["status"] == "ok"
+    control(kc, "delete_subshell_request", {"subshell_id": subshell_id})
