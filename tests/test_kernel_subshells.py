@@ -28,7 +28,8 @@ WAIT = 60.0  # only turns a hang into a failure
 
 class Gated(KernelBase):
     """Cells: ``wait:NAME`` waits for ``self.gates[NAME]`` then echoes, ``waitfail:NAME``
-    waits then fails, ``fail`` fails; anything else is echoed as a stream."""
+    waits then fails, ``fail`` fails, ``ask`` reads a line; anything else is echoed as a
+    stream."""
 
     implementation = "gated"
 
@@ -52,6 +53,8 @@ class Gated(KernelBase):
         command, _, name = code.partition(":")
         if command in ("wait", "waitfail") and not self.gate(name).wait(WAIT):
             raise RuntimeError(f"gate {name} never opened")
+        if command == "ask":
+            code = self.raw_input("name? ")
         if command in ("fail", "waitfail"):
             error = {"ename": "Failure", "evalue": code, "traceback": []}
             self.send_response(self.iopub_socket, "error", error)
@@ -326,3 +329,13 @@ def test_stream_text_keeps_the_parent_of_the_thread_that_wrote_it() -> None:
     for text, parent in published:
         assert set(text.split(parent)) == {""}, (text, parent)
     assert "".join(text for text, _ in published) == "mainsub" * 4
+
+
+def test_input_is_refused_on_a_subshell(client: Client) -> None:
+    subshell = client.create()
+    header = {"subshell_id": subshell}
+    msg = client.pair.send("execute_request", {"code": "ask", "allow_stdin": True}, header=header)
+    content = client.wait_reply(msg["msg_id"])["content"]
+    assert content["status"] == "error" and content["ename"] == "StdinNotImplementedError"
+    assert "main thread" in content["evalue"]
+    assert client.pair.input_requests == []

@@ -10,7 +10,8 @@ know (``do_execute``, ``do_complete``, ...; each may be ``async``); the base doe
 - the protocol's rules: every request is framed by ``status: busy`` and ``status: idle``
   on IOPub, parented to it; ``execute_input`` and the execution count; ``stop_on_error``
   aborts; interrupts (see :mod:`.interrupts`); shutdown; input requests on stdin
-  (:meth:`KernelBase.raw_input`); comms; ``kernel_info``; ``connect_request``.
+  (:meth:`KernelBase.raw_input`); comms; ``kernel_info``; ``connect_request``; subshells
+  (JEP 91, see :mod:`.subshells`): shell requests that run on threads of their own.
 - hostile peers: messages that fail verification, or whose header cannot be trusted (see
   :mod:`.validation`: wrong types, too big or deep to echo, sent by this kernel itself),
   are logged and dropped without status; a handled request whose content is malformed
