@@ -67,8 +67,8 @@ class Client:
     """A KernelPair's client side that collects replies and IOPub as they come (subshell
     threads send them while the test runs) and waits for them."""
 
-    def __init__(self, **kernel_kwargs: Any) -> None:
-        self.pair: KernelPair[Gated] = KernelPair(Gated, **kernel_kwargs)
+    def __init__(self, kernel_class: type[Gated] = Gated, **kernel_kwargs: Any) -> None:
+        self.pair: KernelPair[Gated] = KernelPair(kernel_class, **kernel_kwargs)
         self.kernel = self.pair.kernel
         self.replies: list[dict[str, Any]] = []
         self.iopub: list[dict[str, Any]] = []
@@ -268,8 +268,17 @@ def test_an_interrupt_reaches_the_main_shell_not_a_subshell(client: Client) -> N
     assert client.wait_reply(running)["content"]["status"] == "ok"
 
 
-def test_max_subshells_0_turns_subshells_off() -> None:
-    client = Client(limits=KernelLimits(max_subshells=0))
+class SingleThreaded(Gated):
+    allow_subshells = False
+
+
+@pytest.mark.parametrize(
+    "kernel_class, limits",
+    [(Gated, KernelLimits(max_subshells=0)), (SingleThreaded, KernelLimits())],
+    ids=["max_subshells=0", "allow_subshells=False"],
+)
+def test_subshells_can_be_turned_off(kernel_class: type[Gated], limits: KernelLimits) -> None:
+    client = Client(limits=limits, kernel_class=kernel_class)
     assert "kernel subshells" not in client.control("kernel_info_request")["supported_features"]
     reply, _ = client.pair.request("create_subshell_request", channel="control")
     assert reply is None  # not handled, as by a kernel without subshells

@@ -249,3 +249,28 @@ def test_an_interrupt_stops_the_main_shell_and_spares_subshells(
     (sub_reply,) = shell_replies(kc, {on_subshell})
     assert sub_reply["content"]["status"] == "ok"
     control(kc, "delete_subshell_request", {"subshell_id": subshell_id})
+
+
+def test_the_reference_kernel_without_subshells(tmp_path: Path) -> None:
+    """``KERNELWIRE_LIMITS=max_subshells=0``: no subshells, and no router thread between
+    the shell socket and the main shell; requests still run, whatever their header says."""
+    from kernelwire.client import BlockingClient, start_kernel
+
+    process = start_kernel(
+        connection_file=str(tmp_path / "kernel.json"),
+        env={"KERNELWIRE_LIMITS": "max_subshells=0"},
+    )
+    try:
+        with BlockingClient(process.info, kernel=process) as client:
+            info = client.wait_for_ready(TIMEOUT)
+            assert "kernel subshells" not in info["content"]["supported_features"]
+            result = client.execute("6 * 7", subshell_id="ignored", timeout=TIMEOUT)
+            assert result.status == "ok" and result.result == {"text/plain": "42"}
+            threads = client.execute(
+                "import threading; print(sorted(t.name for t in threading.enumerate()))",
+                timeout=TIMEOUT,
+            )
+            assert "kernelwire-control" in threads.stdout
+            assert "kernelwire-shell-router" not in threads.stdout
+    finally:
+        process.cleanup()

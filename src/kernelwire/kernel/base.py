@@ -117,6 +117,10 @@ class KernelBase:
     help_links: ClassVar[list[dict[str, str]]] = []
     #: ``supported_features`` of ``kernel_info_reply`` (JEP 92).
     supported_features: ClassVar[list[str]] = []
+    #: Serve subshells (JEP 91, see :mod:`.subshells`): the hooks then run on several
+    #: threads at once. False for a kernel whose hooks are not thread-safe (as does
+    #: ``KernelLimits.max_subshells=0`` for one run).
+    allow_subshells: ClassVar[bool] = True
     log: ClassVar[logging.Logger] = log
 
     def __init__(
@@ -151,7 +155,7 @@ class KernelBase:
         self.subshells = SubshellManager(
             self,
             self.io.open_subshell_outbox,
-            self.limits.max_subshells,
+            self.limits.max_subshells if self.allow_subshells else 0,
             self.limits.shell_rcvhwm,
         )
         self.iopub.guard = self.stdin.guard = self.interrupts.deferred

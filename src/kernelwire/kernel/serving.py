@@ -71,9 +71,8 @@ class SocketServer:
         )
         # Without subshells (max_subshells=0) the main thread reads the shell ROUTER itself,
         # one thread hop less each way.
-        self._router = (
-            ShellRouter(kernel, self.context, self.shell) if limits.max_subshells else None
-        )
+        with_subshells = limits.max_subshells > 0 and kernel.allow_subshells
+        self._router = ShellRouter(kernel, self.context, self.shell) if with_subshells else None
         self.io = KernelIO(
             self.shell if self._router is None else self._router.main_shell,
             self.control,
