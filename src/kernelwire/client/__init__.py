@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         KernelStartError,
         KernelTimeout,
         MessageRefused,
+        SubshellError,
     )
     from .launcher import REFERENCE_KERNEL_ARGV, KernelProcess, start_kernel
     from .results import Comm, ExecutionResult
@@ -42,6 +43,7 @@ _LAZY = {
     "KernelStartError": "errors",
     "KernelTimeout": "errors",
     "MessageRefused": "errors",
+    "SubshellError": "errors",
     "start_kernel": "launcher",
 }
 
@@ -73,5 +75,6 @@ __all__ = [
     "KernelStartError",
     "KernelTimeout",
     "MessageRefused",
+    "SubshellError",
     "start_kernel",
 ]

@@ -53,6 +53,8 @@ class AsyncClient(
         Coroutine[Any, Any, list[dict[str, Any]]],
         Coroutine[Any, Any, Comm],
         Coroutine[Any, Any, str],
+        Coroutine[Any, Any, str],
+        Coroutine[Any, Any, list[str]],
     ],
 ):
     """The asyncio counterpart of ``kernelwire.client.BlockingClient``.

@@ -27,9 +27,15 @@ OutputsT = TypeVar("OutputsT")
 CommT = TypeVar("CommT")
 #: What a message sent without waiting returns (its msg_id, or a coroutine of it).
 MsgIdT = TypeVar("MsgIdT")
+#: What ``create_subshell`` returns (the new subshell's id, or a coroutine of it).
+SubshellIdT = TypeVar("SubshellIdT")
+#: What ``list_subshells`` returns (a list of subshell ids, or a coroutine of it).
+SubshellIdsT = TypeVar("SubshellIdsT")
 
 
-class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, MsgIdT]):
+class ClientOperations(
+    Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, MsgIdT, SubshellIdT, SubshellIdsT]
+):
     """Requests, comms and control, the same in both clients."""
 
     core: ClientCore
@@ -61,17 +67,20 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
         stop_on_error: bool = True,
         output_callback: OutputCallback | None = None,
         input_handler: InputHandler | None = None,
+        subshell_id: str | None = None,
     ) -> ResultT:
         """Run ``code``; returns the reply and the IOPub messages of the request, collected
         until the kernel reports idle for it. ``output_callback`` sees each IOPub message
         as it arrives; if it raises, this call raises that error (once) and the request's
         later outputs are only kept. stdin is allowed when an input handler is given (here
-        or on the client) unless ``allow_stdin`` says otherwise."""
+        or on the client) unless ``allow_stdin`` says otherwise. ``subshell_id`` runs it
+        on that subshell (see ``create_subshell``) instead of the main shell."""
         plan = self.core.execute(
             code,
             timeout=timeout,
             output_callback=output_callback,
             input_handler=input_handler,
+            subshell_id=subshell_id,
             silent=silent,
             store_history=store_history,
             user_expressions=user_expressions,
@@ -85,10 +94,15 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
         return self._ask(requests.kernel_info(), timeout)
 
     def complete(
-        self, code: str, cursor_pos: int | None = None, timeout: float | None = REQUEST_TIMEOUT
+        self,
+        code: str,
+        cursor_pos: int | None = None,
+        timeout: float | None = REQUEST_TIMEOUT,
+        *,
+        subshell_id: str | None = None,
     ) -> ReplyT:
         """The complete_reply message; the cursor defaults to the end of ``code``."""
-        return self._ask(requests.complete(code, cursor_pos), timeout)
+        return self._ask(requests.complete(code, cursor_pos), timeout, subshell_id)
 
     def inspect(
         self,
@@ -96,13 +110,18 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
         cursor_pos: int | None = None,
         detail_level: int = 0,
         timeout: float | None = REQUEST_TIMEOUT,
+        *,
+        subshell_id: str | None = None,
     ) -> ReplyT:
         """The inspect_reply message; the cursor defaults to the end of ``code``."""
-        return self._ask(requests.inspect(code, cursor_pos, detail_level), timeout)
+        request = requests.inspect(code, cursor_pos, detail_level)
+        return self._ask(request, timeout, subshell_id)
 
-    def is_complete(self, code: str, timeout: float | None = REQUEST_TIMEOUT) -> ReplyT:
+    def is_complete(
+        self, code: str, timeout: float | None = REQUEST_TIMEOUT, *, subshell_id: str | None = None
+    ) -> ReplyT:
         """The is_complete_reply message."""
-        return self._ask(requests.is_complete(code), timeout)
+        return self._ask(requests.is_complete(code), timeout, subshell_id)
 
     def history(
         self,
@@ -133,14 +152,16 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
         buffers: list[Any] | None = None,
         metadata: dict[str, Any] | None = None,
         timeout: float | None = REQUEST_TIMEOUT,
+        subshell_id: str | None = None,
     ) -> ReplyT:
         """Send any request on ``channel`` (shell or control): a message type this client
         has no method for, or a custom one; returns its reply (the first message on that
-        channel whose parent is this request)."""
+        channel whose parent is this request). ``subshell_id``: a shell request runs on
+        that subshell."""
         request = requests.custom(
             msg_type, content, channel=channel, buffers=buffers, metadata=metadata
         )
-        return self._ask(request, timeout)
+        return self._ask(request, timeout, subshell_id)
 
     def debug_request(
         self,
@@ -153,7 +174,10 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
         client."""
         return self._ask(requests.debug(command, arguments, self.core.next_debug_seq()), timeout)
 
-    def _ask(self, request: requests.Request, timeout: float | None) -> ReplyT:
+    def _ask(
+        self, request: requests.Request, timeout: float | None, subshell_id: str | None = None
+    ) -> ReplyT:
+        request = requests.on_subshell(request, subshell_id)
         return self._run(self.core.ask(request, timeout))  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ comms
@@ -210,6 +234,26 @@ class ClientOperations(Generic[ResultT, ReplyT, MaybeReplyT, OutputsT, CommT, Ms
     def interrupt(self, timeout: float | None = REQUEST_TIMEOUT) -> ReplyT:
         """Ask the kernel to interrupt the running code; the interrupt_reply message."""
         return self._ask(requests.interrupt(), timeout)
+
+    # ------------------------------------------------------------------ subshells (JEP 91)
+
+    def create_subshell(self, timeout: float | None = REQUEST_TIMEOUT) -> SubshellIdT:
+        """Create a subshell in the kernel (one that lists ``"kernel subshells"`` in its
+        kernel_info ``supported_features``; another leaves the request unanswered, a
+        KernelTimeout); returns its id, for ``execute(..., subshell_id=...)`` and the other
+        shell requests, which then run on the subshell's own thread, beside the main shell.
+        SubshellError when the kernel refuses (too many subshells)."""
+        return self._run(self.core.create_subshell(timeout))  # type: ignore[no-any-return]
+
+    def list_subshells(self, timeout: float | None = REQUEST_TIMEOUT) -> SubshellIdsT:
+        """The ids of the kernel's subshells."""
+        return self._run(self.core.list_subshells(timeout))  # type: ignore[no-any-return]
+
+    def delete_subshell(self, subshell_id: str, timeout: float | None = REQUEST_TIMEOUT) -> ReplyT:
+        """Delete a subshell; returns the reply's content. SubshellError for an id the
+        kernel does not know."""
+        plan = self.core.delete_subshell(subshell_id, timeout)
+        return self._run(plan)  # type: ignore[no-any-return]
 
     def shutdown(self, restart: bool = False, timeout: float = 10.0) -> MaybeReplyT:
         """Ask the kernel to shut down; returns the shutdown_reply (None when a kernel we

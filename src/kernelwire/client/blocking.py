@@ -27,6 +27,8 @@ class BlockingClient(
         list[dict[str, Any]],
         Comm,
         str,
+        str,
+        list[str],
     ],
 ):
     """Talks to one kernel over shell, iopub, stdin, control and heartbeat.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..protocol import EOF_INPUT
 from . import requests
-from .errors import KernelDied, KernelTimeout
+from .errors import KernelDied, KernelTimeout, SubshellError
 from .requests import Request
 from .results import Comm, ExecutionResult
 from .router import (
@@ -306,12 +306,16 @@ class ClientCore:
         timeout: float | None,
         output_callback: OutputCallback | None,
         input_handler: InputHandler | None,
+        subshell_id: str | None = None,
         **options: Any,
     ) -> Plan[ExecutionResult]:
-        """Run ``code`` (``options``: those of ``requests.execute``); returns the reply and
-        the IOPub messages up to the kernel's idle status for it."""
+        """Run ``code`` (``options``: those of ``requests.execute``) on the main shell or
+        a subshell; returns the reply and the IOPub messages up to the kernel's idle status
+        for it."""
         handler = input_handler or self.input_handler
-        request = requests.execute(code, can_answer_input=handler is not None, **options)
+        request = requests.on_subshell(
+            requests.execute(code, can_answer_input=handler is not None, **options), subshell_id
+        )
         exchange = yield from self.send(
             request, output_callback=output_callback, input_handler=handler
         )
@@ -330,6 +334,27 @@ class ClientCore:
         exchange = self.router.exchange(msg_id)
         yield from self.wait(exchange, timeout, f"idle status for {exchange.msg_type}")
         return exchange.outputs
+
+    def subshell(self, request: Request, timeout: float | None) -> Plan[dict[str, Any]]:
+        """A subshell request on control: its reply's content, SubshellError when the
+        kernel refused it."""
+        reply = yield from self.ask(request, timeout)
+        content: dict[str, Any] = reply["content"]
+        if content.get("status") != "ok":
+            raise SubshellError(content)
+        return content
+
+    def create_subshell(self, timeout: float | None) -> Plan[str]:
+        """JEP 91: a new subshell of the kernel; its id."""
+        content = yield from self.subshell(requests.create_subshell(), timeout)
+        return str(content["subshell_id"])
+
+    def list_subshells(self, timeout: float | None) -> Plan[list[str]]:
+        content = yield from self.subshell(requests.list_subshells(), timeout)
+        return [str(subshell_id) for subshell_id in content["subshell_id"]]
+
+    def delete_subshell(self, subshell_id: str, timeout: float | None) -> Plan[dict[str, Any]]:
+        return (yield from self.subshell(requests.delete_subshell(subshell_id), timeout))
 
     def shutdown(self, restart: bool, timeout: float) -> Plan[dict[str, Any] | None]:
         """Ask the kernel to shut down; None when a kernel we started exited before it

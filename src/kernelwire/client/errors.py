@@ -47,6 +47,16 @@ class ExecutionError(ClientError):
         super().__init__(f"{self.ename}: {self.evalue}")
 
 
+class SubshellError(ClientError):
+    """The kernel refused a subshell request (an unknown ``subshell_id``, too many
+    subshells): ``ename`` and ``evalue`` from its reply."""
+
+    def __init__(self, content: dict[str, Any]) -> None:
+        self.ename: str = str(content.get("ename", ""))
+        self.evalue: str = str(content.get("evalue", ""))
+        super().__init__(self.evalue or "the kernel refused the subshell request")
+
+
 __all__ = [
     "ClientError",
     "ExecutionError",
@@ -54,4 +64,5 @@ __all__ = [
     "KernelStartError",
     "KernelTimeout",
     "MessageRefused",
+    "SubshellError",
 ]

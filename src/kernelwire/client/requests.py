@@ -6,6 +6,7 @@ request (and its defaults, such as the cursor at the end of the code) is decided
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,8 @@ from .results import Comm
 @dataclass(frozen=True)
 class Request:
     """A message to send, the channel it goes on, and what completes it: the reply, the
-    kernel's idle status for it, or both."""
+    kernel's idle status for it, or both. ``subshell_id`` (a shell request's header
+    field, JEP 91) runs it on that subshell of the kernel instead of the main shell."""
 
     msg_type: str
     content: dict[str, Any]
@@ -25,6 +27,16 @@ class Request:
     wants_idle: bool = False
     buffers: list[Any] | None = None
     metadata: dict[str, Any] | None = None
+    subshell_id: str | None = None
+
+
+def on_subshell(request: Request, subshell_id: str | None) -> Request:
+    """``request`` sent to the subshell ``subshell_id`` (None: the main shell)."""
+    if subshell_id is None:
+        return request
+    if request.channel != "shell":
+        raise ValueError(f"only shell requests run on a subshell, not {request.channel} ones")
+    return dataclasses.replace(request, subshell_id=subshell_id)
 
 
 def execute(
@@ -151,6 +163,20 @@ def debug(command: str, arguments: dict[str, Any] | None, seq: int) -> Request:
     return Request("debug_request", content, channel="control")
 
 
+def create_subshell() -> Request:
+    """JEP 91: the reply's ``subshell_id`` names the new subshell."""
+    return Request("create_subshell_request", {}, channel="control")
+
+
+def delete_subshell(subshell_id: str) -> Request:
+    return Request("delete_subshell_request", {"subshell_id": subshell_id}, channel="control")
+
+
+def list_subshells() -> Request:
+    """The reply's ``subshell_id`` is the list of the kernel's subshells."""
+    return Request("list_subshell_request", {}, channel="control")
+
+
 def interrupt() -> Request:
     return Request("interrupt_request", {}, channel="control")
 
@@ -166,11 +192,15 @@ __all__ = [
     "comm_msg",
     "comm_open",
     "complete",
+    "create_subshell",
+    "delete_subshell",
     "execute",
     "history",
     "inspect",
     "interrupt",
     "is_complete",
     "kernel_info",
+    "list_subshells",
+    "on_subshell",
     "shutdown",
 ]

@@ -242,6 +242,8 @@ class MessageRouter:
     ) -> tuple[Exchange, list[Any]]:
         """A new request: its ``Exchange`` and the frames to send."""
         msg = self.session.msg(request.msg_type, request.content, metadata=request.metadata)
+        if request.subshell_id is not None:
+            msg["header"]["subshell_id"] = request.subshell_id
         frames: list[Any] = self.session.serialize(msg)
         if request.buffers:
             frames.extend(request.buffers)

@@ -10,7 +10,8 @@ know (``do_execute``, ``do_complete``, ...; each may be ``async``); the base doe
 - the protocol's rules: every request is framed by ``status: busy`` and ``status: idle``
   on IOPub, parented to it; ``execute_input`` and the execution count; ``stop_on_error``
   aborts; interrupts (see :mod:`.interrupts`); shutdown; input requests on stdin
-  (:meth:`KernelBase.raw_input`); comms; ``kernel_info``; ``connect_request``.
+  (:meth:`KernelBase.raw_input`); comms; ``kernel_info``; ``connect_request``; subshells
+  (JEP 91, see :mod:`.subshells`): shell requests that run on threads of their own.
 - hostile peers: messages that fail verification, or whose header cannot be trusted (see
   :mod:`.validation`: wrong types, too big or deep to echo, sent by this kernel itself),
   are logged and dropped without status; a handled request whose content is malformed
@@ -53,6 +54,14 @@ from .limits import KernelLimits
 from .logs import RejectionLog
 from .serving import SocketServer
 from .stdin import StdinChannel
+from .subshells import FEATURE as SUBSHELL_FEATURE
+from .subshells import (
+    ShellContext,
+    SubshellLimitError,
+    SubshellManager,
+    UnknownSubshellError,
+    error_content,
+)
 from .validation import Rejection, check_content, check_header
 
 log = logging.getLogger("kernelwire.kernel")
@@ -108,6 +117,10 @@ class KernelBase:
     help_links: ClassVar[list[dict[str, str]]] = []
     #: ``supported_features`` of ``kernel_info_reply`` (JEP 92).
     supported_features: ClassVar[list[str]] = []
+    #: Serve subshells (JEP 91, see :mod:`.subshells`): the hooks then run on several
+    #: threads at once. False for a kernel whose hooks are not thread-safe (as does
+    #: ``KernelLimits.max_subshells=0`` for one run).
+    allow_subshells: ClassVar[bool] = True
     log: ClassVar[logging.Logger] = log
 
     def __init__(
@@ -136,8 +149,15 @@ class KernelBase:
         self.stdin = StdinChannel(self.stdin_socket, self.session)
         self.stdin.before_request = self._flush_output
 
-        self._parent: dict[str, Any] = {}
-        self.interrupts = InterruptGate()
+        # The main shell's request and interrupt state; a subshell thread has its own.
+        self._main_shell = ShellContext(self.shell, self.shell, None, InterruptGate())
+        self._shell_local = threading.local()
+        self.subshells = SubshellManager(
+            self,
+            self.io.open_subshell_outbox,
+            self.limits.max_subshells if self.allow_subshells else 0,
+            self.limits.shell_rcvhwm,
+        )
         self.iopub.guard = self.stdin.guard = self.interrupts.deferred
         self._loops = threading.local()  # an event loop per thread, for async hooks
         self._all_loops: list[asyncio.AbstractEventLoop] = []
@@ -168,6 +188,12 @@ class KernelBase:
             "shutdown_request": self._shutdown,
             "interrupt_request": self._interrupt,
         }
+        if self.subshells.supported:
+            self.control_handlers.update(
+                create_subshell_request=self._create_subshell,
+                delete_subshell_request=self._delete_subshell,
+                list_subshell_request=self._list_subshell,
+            )
 
     # ------------------------------------------------------------------- the hooks
 
@@ -231,6 +257,9 @@ class KernelBase:
 
     def kernel_info(self) -> dict[str, Any]:
         """The content of ``kernel_info_reply``, from the class attributes."""
+        features = list(self.supported_features)
+        if self.subshells.supported and SUBSHELL_FEATURE not in features:
+            features.append(SUBSHELL_FEATURE)
         return {
             "status": "ok",
             "protocol_version": protocol_version,
@@ -240,10 +269,41 @@ class KernelBase:
             "banner": self.banner,
             "help_links": self.help_links,
             "debugger": False,
-            "supported_features": list(self.supported_features),
+            "supported_features": features,
         }
 
     # -------------------------------------------------------- what hooks may call
+
+    @property
+    def interrupts(self) -> InterruptGate:
+        """The interrupt state of this thread's shell (the main shell's for other threads:
+        SIGINT and ``interrupt_request`` reach the main shell only)."""
+        return self._shell_context().interrupts
+
+    @property
+    def _parent(self) -> dict[str, Any]:
+        """The header of the request this thread's shell handles (the main shell's for
+        threads that are no shell: user threads, output flushing)."""
+        return self._shell_context().parent
+
+    @_parent.setter
+    def _parent(self, header: dict[str, Any]) -> None:
+        self._shell_context().parent = header
+
+    def _shell_context(self) -> ShellContext:
+        return getattr(self._shell_local, "context", self._main_shell)
+
+    def _enter_shell(self, context: ShellContext) -> None:
+        """Make the calling thread a subshell's (see :mod:`.subshells`)."""
+        self._shell_local.context = context
+
+    def _leave_shell(self) -> None:
+        """A subshell's thread ends: its event loop goes with it."""
+        del self._shell_local.context
+        loop = getattr(self._loops, "loop", None)
+        if loop is not None:
+            self._all_loops.remove(loop)
+            loop.close()
 
     @property
     def iopub_socket(self) -> Publisher:
@@ -522,7 +582,10 @@ class KernelBase:
         allow_stdin = bool(request.get("allow_stdin", True))
         user_expressions = request.get("user_expressions") or {}
         keywords = self._cell_keywords(msg) if self._execute_keywords else {}
-        self.stdin.begin(idents, msg["header"], allow_stdin)
+        # input() asks the main shell's frontend only (the stdin socket is the main thread's)
+        on_main_shell = self._shell_context() is self._main_shell
+        if on_main_shell:
+            self.stdin.begin(idents, msg["header"], allow_stdin)
         try:
             with self.interrupts.user_code():
                 reply = self._hook_reply(
@@ -546,7 +609,8 @@ class KernelBase:
             self._flush_output()
             self.iopub.publish("error", {key: reply[key] for key in _ERROR_KEYS}, msg)
         finally:
-            self.stdin.end()
+            if on_main_shell:
+                self.stdin.end()
         if "execution_count" not in reply or "status" not in reply:
             reply = {"status": "ok", "execution_count": self.execution_count, **reply}
         self._flush_output()
@@ -566,11 +630,13 @@ class KernelBase:
         return {name: values[name] for name in self._execute_keywords}
 
     def _take_queued(self) -> list[tuple[list[bytes], dict[str, Any]]]:
-        """The shell requests already waiting, parsed (unreadable ones are dropped)."""
+        """The shell requests already waiting for this thread's shell, parsed (unreadable
+        ones are dropped)."""
         queued: list[tuple[list[bytes], dict[str, Any]]] = []
+        inbox = self._shell_context().inbox
         while True:
             try:
-                frames = self.shell.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = inbox.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return queued
             parsed = self._parse(frames, "shell")
@@ -580,13 +646,14 @@ class KernelBase:
     def _abort(self, queued: list[tuple[list[bytes], dict[str, Any]]]) -> None:
         """After a failed cell with stop_on_error: answer the execute_requests that were
         waiting with ``status: aborted`` instead of running them; handle the others."""
+        outbox = self._shell_context().outbox
         for idents, msg in queued:
             if msg["msg_type"] != "execute_request":
-                self._handle(self.shell, self.shell_handlers, idents, msg, "shell")
+                self._handle(outbox, self.shell_handlers, idents, msg, "shell")
                 continue
             self._status("busy", msg)
             content = {"status": "aborted", "execution_count": self.execution_count}
-            self._reply(self.shell, idents, msg, content, metadata={"status": "aborted"})
+            self._reply(outbox, idents, msg, content, metadata={"status": "aborted"})
             self._status("idle", msg)
 
     # ---------------------------------------------------------------- introspection
@@ -670,6 +737,26 @@ class KernelBase:
         if self.interrupts.in_request:
             self.io.interrupt_main()
         self._reply(socket, idents, msg, {"status": "ok"})
+
+    # -------------------------------------------------------------------- subshells
+
+    def _create_subshell(self, socket: Any, idents: list[bytes], msg: dict[str, Any]) -> None:
+        try:
+            content = {"status": "ok", "subshell_id": self.subshells.create()}
+        except SubshellLimitError as exc:
+            content = error_content(exc)
+        self._reply(socket, idents, msg, content)
+
+    def _delete_subshell(self, socket: Any, idents: list[bytes], msg: dict[str, Any]) -> None:
+        try:
+            self.subshells.delete(msg["content"]["subshell_id"])
+            content: dict[str, Any] = {"status": "ok"}
+        except UnknownSubshellError as exc:
+            content = error_content(exc)
+        self._reply(socket, idents, msg, content)
+
+    def _list_subshell(self, socket: Any, idents: list[bytes], msg: dict[str, Any]) -> None:
+        self._reply(socket, idents, msg, {"status": "ok", "subshell_id": self.subshells.ids()})
 
 
 _ERROR_KEYS = ("ename", "evalue", "traceback")

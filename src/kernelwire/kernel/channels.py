@@ -40,13 +40,16 @@ class KernelIO:
     """Everything the dispatch reads from and writes to. ``shell``, ``control`` and
     ``stdin`` behave as ROUTER sockets (``send_multipart``, ``recv_multipart`` raising
     ``zmq.Again`` when NOBLOCK finds nothing); ``interrupt_main`` interrupts the main
-    thread's running request (a SIGINT to this process for a real kernel)."""
+    thread's running request (a SIGINT to this process for a real kernel).
+    ``open_subshell_outbox``, called in a subshell's thread, gives what that thread sends its
+    shell replies on (None: no subshells, see :mod:`.subshells`)."""
 
     shell: Any
     control: Any
     stdin: Any
     iopub: Publisher
     interrupt_main: Callable[[], None]
+    open_subshell_outbox: Callable[[], Any] | None = None
 
 
 #: Makes the I/O of a kernel (its session is ready) in place of sockets.

@@ -67,8 +67,12 @@ class PythonKernel(KernelBase):
         super().__init__(connection_info, limits, io=io)
         self.history = History()
         self.flusher = Flusher()
-        self.stdout = OutStream("stdout", self._publish_stream, self.flusher)
-        self.stderr = OutStream("stderr", self._publish_stream, self.flusher)
+        self.stdout = OutStream(
+            "stdout", self._publish_stream, self.flusher, current_parent=self._stream_parent
+        )
+        self.stderr = OutStream(
+            "stderr", self._publish_stream, self.flusher, current_parent=self._stream_parent
+        )
         self.flusher.streams.extend([self.stdout, self.stderr])
         self.executor = Executor({"display": display, "clear_output": clear_output})
 
@@ -102,9 +106,16 @@ class PythonKernel(KernelBase):
 
     # ------------------------------------------------------------------ publishing
 
-    def _publish_stream(self, name: str, text: str) -> None:
+    def _stream_parent(self) -> dict[str, Any]:
+        """The request whose output a write is: this thread's shell's (a subshell's own)."""
+        return self._parent
+
+    def _publish_stream(self, name: str, text: str, parent: dict[str, Any] | None = None) -> None:
         self.iopub.publish(
-            "stream", {"name": name, "text": text}, self._parent, topic=f"stream.{name}"
+            "stream",
+            {"name": name, "text": text},
+            self._parent if parent is None else parent,
+            topic=f"stream.{name}",
         )
 
     def _publish_display(self, msg_type: str, content: dict[str, Any]) -> None:

@@ -56,12 +56,19 @@ class KernelLimits:
     #: Stdin messages queued per connection while a cell runs; read and discarded whenever
     #: no ``input()`` waits and the kernel is idle.
     stdin_rcvhwm: int = 10
+    #: Subshells (JEP 91) that may exist at once; each is a thread. Creating one more is
+    #: answered with an error. 0: no subshells, and the main thread reads the shell socket
+    #: itself (no router thread: a shorter round trip).
+    max_subshells: int = 32
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if type(value) is not int or value < 1:
-                raise ValueError(f"kernel limit {field.name} must be a positive int, not {value!r}")
+            minimum = 0 if field.name == "max_subshells" else 1
+            if type(value) is not int or value < minimum:
+                raise ValueError(
+                    f"kernel limit {field.name} must be an int of at least {minimum}, not {value!r}"
+                )
             if field.name.endswith("_max_message_bytes") and value < MIN_MAX_MESSAGE_BYTES:
                 raise ValueError(
                     f"kernel limit {field.name} must be at least {MIN_MAX_MESSAGE_BYTES} "

@@ -16,6 +16,10 @@ a hook may call :meth:`KernelPair.send` on control (an ``interrupt_request``) in
 of a cell. An interrupt is then delivered as SIGINT would be, as soon as the control request
 is answered: ``KeyboardInterrupt`` raised in the hook, where ``send`` returns.
 
+Requests for a subshell (``subshell_id`` in the header, see :mod:`.subshells`) go to that
+subshell's thread as soon as they are sent, as the shell router would route them: they run
+concurrently with the test, which waits for their replies (:meth:`KernelPair.receive`).
+
 The pair does not call :meth:`~.base.KernelBase.run`: nothing process-wide is changed
 (``print`` in a :class:`~.kernel.PythonKernel` cell goes to the real ``sys.stdout``).
 Input requests (``raw_input``) must come from the main thread, as in a real kernel.
@@ -144,7 +148,12 @@ class KernelPair(Generic[K]):
         self._iopub = MemoryIOPub(kernel.session)
         sockets = self._sockets
         return KernelIO(
-            sockets["shell"], sockets["control"], sockets["stdin"], self._iopub, self._interrupt
+            sockets["shell"],
+            sockets["control"],
+            sockets["stdin"],
+            self._iopub,
+            self._interrupt,
+            lambda: MemorySocket(sockets["shell"].sent.append),  # a subshell's replies
         )
 
     def _interrupt(self) -> None:
@@ -171,7 +180,8 @@ class KernelPair(Generic[K]):
     def send_frames(self, frames: list[bytes], channel: str = "shell") -> None:
         """Hand the kernel frames as received on ``channel`` (forged or broken ones too)."""
         if channel == "shell":
-            self._sockets["shell"].inbox.append(frames)
+            if not self.kernel.subshells.route(frames, self.kernel.shell):
+                self._sockets["shell"].inbox.append(frames)
             return
         if channel != "control":
             raise ValueError(f"requests go to shell or control, not {channel!r}")

@@ -19,6 +19,10 @@ rather than one per line, which no frontend could show faster anyway, and a lone
 still goes out at once. What was written still survives an ``os._exit`` right after: it
 publishes what the streams hold and waits until IOPub has written it (see
 :mod:`.exitguard`).
+
+Text keeps the parent (the request) of the thread that wrote it: when a write comes under
+another parent (a subshell's cell printing while the main shell's does), what was pending
+is published first, under its own parent.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from .exitguard import exit_guard
 
-#: ``publish(stream_name, text)``: sends one ``stream`` message.
-StreamPublisher = Callable[[str, str], None]
+#: ``publish(stream_name, text, parent)``: sends one ``stream`` message; ``parent`` is what
+#: ``current_parent()`` gave when the text was written.
+StreamPublisher = Callable[[str, str, Any], None]
 
 
 class FdSource(Protocol):
@@ -67,6 +72,7 @@ class OutStream(io.TextIOBase):
         channel: str,
         publish: StreamPublisher,
         flusher: Flusher,
+        current_parent: Callable[[], Any] = lambda: None,
     ) -> None:
         super().__init__()
         self.channel = channel
@@ -75,6 +81,8 @@ class OutStream(io.TextIOBase):
         self._lock = threading.RLock()
         self._pending: list[str] = []
         self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
+        self._current_parent = current_parent
+        self._pending_parent: Any = None
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
 
@@ -120,10 +128,14 @@ class OutStream(io.TextIOBase):
             while data:
                 data = data[os.write(self._direct_fd, data) :]
         elif text:
+            parent = self._current_parent()
             with self._lock:
                 source = self._fd_source
                 if source is not None and source.has_output():
                     self._take_fd_output()  # what a child wrote before this write goes first
+                if parent is not self._pending_parent:
+                    self._publish_locked()  # under the parent it was written for
+                    self._pending_parent = parent
                 self._pending.append(text)
             self._flusher.request()
         return len(text)
@@ -147,11 +159,15 @@ class OutStream(io.TextIOBase):
             source.flush_c_stdio()  # outside the lock: it may wait for a pipe to drain
         with self._lock:
             self._take_fd_output()
-            if not self._pending:
-                return
-            text = "".join(self._pending)
-            self._pending.clear()
-            self._publish(self.channel, text)
+            self._publish_locked()
+
+    def _publish_locked(self) -> None:
+        """Publish the pending text (the caller holds the lock)."""
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._publish(self.channel, text, self._pending_parent)
 
     def flush(self) -> None:
         """Publish what was written: now, or within the flusher's interval when the previous
@@ -171,6 +187,8 @@ class OutStream(io.TextIOBase):
             return False
         text = self._fd_source.read_available()
         if text:
+            if not self._pending:  # no writer to take the parent from: the reader's shell
+                self._pending_parent = self._current_parent()
             self._pending.append(text)
         return bool(text)
 

@@ -2,9 +2,12 @@
 
 Threads and what each owns (ZeroMQ sockets are used by one thread only):
 
-- main: the shell and stdin ROUTERs; runs the kernel's hooks, so ``KeyboardInterrupt``
-  from SIGINT lands in them (the handler raises only while a hook runs, see
-  :mod:`.interrupts`).
+- main: the main shell (requests from the shell router, below) and the stdin ROUTER;
+  runs the kernel's hooks, so ``KeyboardInterrupt`` from SIGINT lands in them (the handler
+  raises only while a hook runs, see :mod:`.interrupts`).
+- shell router: the shell ROUTER; hands each request to the main shell (an inproc PAIR)
+  or to the subshell its header names (see :mod:`.subshells`), and sends the replies of
+  all of them. So a subshell is answered while the main thread runs a long cell.
 - control: the control ROUTER; answers shutdown, interrupt and kernel_info at once, even
   while a cell runs.
 - IOPub (see :mod:`.iopub`), heartbeat (see :mod:`.heartbeat`), and the launcher watch
@@ -66,7 +69,18 @@ class SocketServer:
         self._control_thread = threading.Thread(
             target=self._control_loop, name="kernelwire-control", daemon=True
         )
-        self.io = KernelIO(self.shell, self.control, self.stdin, self.iopub, _signal_self)
+        # Without subshells (max_subshells=0) the main thread reads the shell ROUTER itself,
+        # one thread hop less each way.
+        with_subshells = limits.max_subshells > 0 and kernel.allow_subshells
+        self._router = ShellRouter(kernel, self.context, self.shell) if with_subshells else None
+        self.io = KernelIO(
+            self.shell if self._router is None else self._router.main_shell,
+            self.control,
+            self.stdin,
+            self.iopub,
+            _signal_self,
+            None if self._router is None else self._router.open_outbox,
+        )
         self._record_ports()
 
     def _record_ports(self) -> None:
@@ -105,6 +119,8 @@ class SocketServer:
             self.heartbeat.start()
             undo.callback(self._close)  # after the kernel's own changes are undone
             kernel._patch_process(undo)
+            if self._router is not None:
+                self._router.start()
             self._control_thread.start()
             watch = LauncherWatch.for_process(os.environ, kernel._parent_pid_at_start)
             if watch is not None:
@@ -134,7 +150,7 @@ class SocketServer:
             undo.callback(unblock, signal.SIG_SETMASK, previous_mask)
 
     def _shell_loop(self) -> None:
-        kernel, shell, stdin, wake = self.kernel, self.shell, self.stdin, self._wake
+        kernel, shell, stdin, wake = self.kernel, self.io.shell, self.stdin, self._wake
         poller = zmq.Poller()
         poller.register(shell, zmq.POLLIN)
         poller.register(wake, zmq.POLLIN)
@@ -195,11 +211,139 @@ class SocketServer:
 
     def _close(self) -> None:
         """Send what is queued, close every socket, and end the context."""
+        if self._router is not None:
+            self.kernel.subshells.stop_all(timeout=1)
+            self._router.stop()  # closes the ROUTER
+        else:
+            self.shell.close()
         self.iopub.stop()
-        for socket in (self.shell, self.stdin, self._wake):
+        for socket in (self.stdin, self._wake):
             socket.close()
         self.context.term()  # ends the control and heartbeat threads if still running
         if self._control_thread.ident is not None:
             self._control_thread.join(timeout=5)
         self.heartbeat.join(timeout=5)
         self.kernel._release()
+
+
+class ShellRouter:
+    """The thread that reads the shell ROUTER when the kernel has subshells: it hands each
+    request to the main shell (:attr:`main_shell`, an inproc PAIR the main thread reads as
+    it would the ROUTER) or to the subshell its header names, and sends every shell's
+    replies. The main shell's queue is bounded by ``shell_rcvhwm`` as the ROUTER's is: when
+    it is full, the router waits (and so does everything behind it)."""
+
+    def __init__(self, kernel: KernelBase, context: zmq.Context[Any], router: zmq.Socket[Any]):
+        self.kernel, self.context, self.router = kernel, context, router
+        self.hwm = kernel.limits.shell_rcvhwm
+        self._main_url = f"inproc://kernelwire-shell-{id(self)}"
+        self._replies_url = f"inproc://kernelwire-subshell-replies-{id(self)}"
+        self._stop_url = f"inproc://kernelwire-shell-stop-{id(self)}"
+        # made here, each used by one thread after: the main thread's end, the subshells'
+        # replies (one PUSH shared under a lock) and what they arrive on, the stop signal
+        self.main_shell = _inproc(context, zmq.PAIR, self.hwm)
+        self.main_shell.bind(self._main_url)
+        self._replies = _inproc(context, zmq.PULL, self.hwm)
+        self._replies.bind(self._replies_url)
+        self._stop = _inproc(context, zmq.PAIR, 1)
+        self._stop.bind(self._stop_url)
+        subshell_replies = _inproc(context, zmq.PUSH, self.hwm)
+        subshell_replies.connect(self._replies_url)
+        self._outbox = LockedSender(subshell_replies)
+        self._thread = threading.Thread(
+            target=self._route, name="kernelwire-shell-router", daemon=True
+        )
+
+    def open_outbox(self) -> LockedSender:
+        """What a subshell thread sends its replies on."""
+        return self._outbox
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Forward what the shells answered, then close every socket of the router."""
+        if self._thread.ident is not None:
+            self._stop.send(b"")
+            self._thread.join(timeout=5)
+        else:
+            self.router.close()
+        self._outbox.close()
+        for socket in (self.main_shell, self._stop):
+            socket.close()
+
+    def _route(self) -> None:
+        """The router's thread: requests to the main shell or a subshell, replies from them
+        to the ROUTER; until :meth:`stop` (then it closes the ROUTER, once what was
+        answered is sent)."""
+        router, replies = self.router, self._replies
+        main = _inproc(self.context, zmq.PAIR, self.hwm)
+        main.connect(self._main_url)
+        stopper = self.context.socket(zmq.PAIR)
+        stopper.connect(self._stop_url)
+        route = self.kernel.subshells.route
+        poller = zmq.Poller()
+        for socket in (router, main, replies, stopper):
+            poller.register(socket, zmq.POLLIN)
+        try:
+            while True:
+                ready = dict(poller.poll())
+                if router in ready:
+                    for frames in _drain(router):
+                        if not route(frames, router):
+                            main.send_multipart(frames, copy=False)
+                for source in (main, replies):
+                    if source in ready:
+                        for frames in _drain(source):
+                            router.send_multipart(frames, copy=False)
+                if stopper in ready:
+                    for source in (main, replies):
+                        for frames in _drain(source, limit=None):
+                            router.send_multipart(frames, copy=False)
+                    return
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            for socket in (router, main, replies, stopper):
+                socket.close()
+
+
+def _inproc(context: zmq.Context[Any], kind: int, hwm: int) -> zmq.Socket[Any]:
+    socket = context.socket(kind)
+    socket.linger = 1000
+    socket.sndhwm = socket.rcvhwm = hwm
+    return socket
+
+
+def _drain(socket: zmq.Socket[Any], limit: int | None = 100) -> list[list[Any]]:
+    """The messages waiting on ``socket`` (at most ``limit``, so that no direction starves
+    the others)."""
+    messages: list[list[Any]] = []
+    while limit is None or len(messages) < limit:
+        try:
+            messages.append(socket.recv_multipart(zmq.NOBLOCK, copy=False))
+        except zmq.Again:
+            break
+    return messages
+
+
+class LockedSender:
+    """A socket several threads send on, one at a time (the subshells' replies); sends
+    after :meth:`close` are dropped (the kernel is closing)."""
+
+    def __init__(self, socket: zmq.Socket[Any]) -> None:
+        self._socket = socket
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def send_multipart(
+        self, frames: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> None:
+        with self._lock:
+            if not self._closed:
+                self._socket.send_multipart(frames, flags, copy=copy, track=track)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._socket.close()

@@ -55,13 +55,13 @@ class StdinChannel:
 
     def request(self, prompt: str = "", password: bool = False) -> str:
         """Ask the frontend for a line of input and return it (without newline)."""
+        if threading.current_thread() is not threading.main_thread():  # a subshell's too
+            raise StdinNotImplementedError("input() works only in the kernel's main thread")
         if not self.allowed:
             raise StdinNotImplementedError(
                 "input() is not available: the frontend does not support input requests "
                 "(allow_stdin is false)"
             )
-        if threading.current_thread() is not threading.main_thread():
-            raise StdinNotImplementedError("input() works only in the kernel's main thread")
         self.before_request()
         # Replies to an earlier, abandoned request must not answer this one.
         self.discard_unexpected()

@@ -191,6 +191,9 @@ CONTENT_FIELDS: dict[str, dict[str, tuple[FieldCheck, bool]]] = {
     "kernel_info_request": {},
     "interrupt_request": {},
     "connect_request": {},
+    "create_subshell_request": {},
+    "delete_subshell_request": {"subshell_id": (_STR, True)},
+    "list_subshell_request": {},
 }
 
 
