@@ -22,8 +22,6 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import zmq
-
 from .errors import WireError
 from .protocol import CHANNELS
 from .signing import DEFAULT_SCHEME, digest_for_scheme
@@ -113,6 +111,8 @@ def _check_curve_keys(info: Mapping[str, Any], source: str) -> bool:
             raise ConnectionFileError(
                 f"{source}: field {field!r} must be a Z85 key of {_Z85_KEY_LENGTH} characters"
             )
+    import zmq  # here: reading a file without keys needs no zmq
+
     if zmq.has("curve") and zmq.curve_public(info["curve_secretkey"].encode()) != (
         info["curve_publickey"].encode()
     ):
@@ -134,6 +134,8 @@ def apply_curve(socket: Any, info: Mapping[str, Any], server: bool = False) -> b
     """
     if not _check_curve_keys(info, "connection info"):
         return False
+    import zmq
+
     if not zmq.has("curve"):
         raise RuntimeError(
             "the connection info has CurveZMQ keys, but this libzmq has no CURVE support"
@@ -258,6 +260,8 @@ def write_connection_file(
     elif isinstance(key, bytes):
         key = key.decode("utf-8")
     if curve and curve_publickey is None and curve_secretkey is None:
+        import zmq
+
         curve_publickey, curve_secretkey = zmq.curve_keypair()
     curve_keys = {
         field: value.decode("ascii") if isinstance(value, bytes) else value

@@ -20,7 +20,6 @@ from ..connect import (
 from ..handshake import write_registration_file
 from ..signing import DEFAULT_SCHEME, digest_for_scheme
 from .errors import KernelStartError
-from .registrar import Registrar
 
 #: The reference kernel's command line; ``{connection_file}`` is filled in at start.
 REFERENCE_KERNEL_ARGV = ("python", "-m", "kernelwire.kernel", "-f", "{connection_file}")
@@ -266,6 +265,8 @@ def _start_with_handshake(
         raise ConnectionFileError(
             f"registration info to write: field 'signature_scheme': {exc}"
         ) from None
+    from .registrar import Registrar  # here: only the handshake needs zmq at start
+
     registrar = Registrar(key, signature_scheme, ip=ip)
     fd, registration_file = tempfile.mkstemp(prefix="kernel-registration-", suffix=".json")
     os.close(fd)
