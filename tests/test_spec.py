@@ -651,15 +651,20 @@ def test_warn_mode_logs_and_keeps_the_message(
     sender, receiver = pair
     session = Session(key=KEY, validate_messages="warn")
     _send(sender, "execute_reply", BAD_REPLY)
-    # traitlets' logger: an Application's once another test made one (such a logger may not
-    # propagate to the root logger caplog listens on)
+    # traitlets' logger: an Application's once another test made one, which may not
+    # propagate to the root logger caplog listens on, or may have a higher level; listen on
+    # it directly, and only there
     logger = get_logger()
+    saved = logger.propagate, logger.level
     logger.addHandler(caplog.handler)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
     try:
-        with caplog.at_level(logging.WARNING):
-            _, msg = recv_within(session, receiver)
+        _, msg = recv_within(session, receiver)
     finally:
         logger.removeHandler(caplog.handler)
+        logger.propagate = saved[0]
+        logger.setLevel(saved[1])
     assert msg["content"] == BAD_REPLY
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
