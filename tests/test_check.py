@@ -152,6 +152,8 @@ def test_our_kernel_passes_every_check(runs: dict[str, Run]) -> None:
     assert "ran once" in run.evidence("security.replay")
     assert run.status("conformance.subshells") == "pass"
     assert run.status("conformance.handshake") == "pass"
+    # its kernelspec offers Curve: a second kernel is started with keys and checked
+    assert run.status("conformance.curve") == "pass", run
     assert run.status("conformance.shutdown") == "pass"
     # The checker wrote this connection file: its mode proves nothing about the kernel.
     assert run.status("security.connection_file") == "not supported"

@@ -391,10 +391,56 @@ def check_handshake_and_curve(ctx: CheckContext) -> None:
         ctx.failed(name, "declares 5.6 but the handshake start did not give a working kernel")
     name = "conformance.curve"
     encryption = (ctx.spec.metadata.get("supported_encryption") if ctx.spec else None) or []
-    if "curve" in encryption:
-        ctx.unsupported(name, "the kernelspec offers Curve; kernelwire check cannot test it yet")
-    else:
+    if "curve" not in encryption:
         ctx.unsupported(name, "the kernelspec does not offer Curve encryption")
+        return
+    assert ctx.spec is not None
+    problems, evidence = _check_curve(ctx.spec, ctx.peer.timeout)
+    ctx.verdict(name, problems, evidence)
+
+
+def _check_curve(spec: Any, timeout: float) -> tuple[list[str], str]:
+    """Start a second kernel of ``spec`` with a CurveZMQ keypair in its connection file: a
+    client holding the keys must be answered, and one without them must not be."""
+    import zmq
+
+    from ..client import BlockingClient, ClientError, start_kernel
+    from ..connect import channel_url, session_from_connection_info
+
+    try:
+        kernel = start_kernel(
+            spec.argv,
+            kernel_name=spec.name,
+            env=spec.env,
+            resource_dir=spec.resource_dir,
+            curve=True,
+        )
+    except ClientError as exc:
+        return [f"could not start it with Curve keys: {exc}"], ""
+    problems = []
+    silence = min(timeout, 3.0)  # an answer in the clear would come in milliseconds
+    try:
+        try:
+            with BlockingClient(kernel.info, kernel=kernel) as client:
+                client.wait_for_ready(timeout=max(timeout, 30.0))
+        except ClientError as exc:
+            problems.append(f"a client with the connection file's keys got no answer: {exc}")
+        plain: Any = zmq.Context.instance().socket(zmq.DEALER)
+        plain.linger = 0
+        try:
+            plain.connect(channel_url(kernel.info, "shell"))
+            session = session_from_connection_info(kernel.info)
+            session.send(plain, "kernel_info_request", {})
+            if plain.poll(int(silence * 1000)):
+                problems.append("a client without the keys was answered: the shell is in the clear")
+        finally:
+            plain.close()
+    finally:
+        kernel.cleanup()
+    return problems, (
+        "started with a Curve keypair: a client with the keys was answered, one without "
+        f"them got nothing in {silence:g}s"
+    )
 
 
 def check_shutdown(ctx: CheckContext) -> None:
