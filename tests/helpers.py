@@ -18,6 +18,17 @@ import zmq
 from kernelwire.connect import channel_url
 
 WAIT_MS = 10_000
+
+
+def ipykernel_answers_unknown_subshells() -> bool:
+    """ipykernel 7.4 answers a request for an unknown subshell with UnknownSubshellError;
+    7.3 (the newest for Python 3.10) leaves shell requests for one unanswered and refuses
+    a delete naming only the id (a KeyError's text)."""
+    import ipykernel
+
+    return tuple(int(part) for part in ipykernel.__version__.split(".")[:2]) >= (7, 4)
+
+
 RUN_TIMEOUT = 20.0
 
 

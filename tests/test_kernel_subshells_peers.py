@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from helpers import start_managed_kernel, stop_managed_kernel
+from helpers import ipykernel_answers_unknown_subshells, start_managed_kernel, stop_managed_kernel
 
 TIMEOUT = 60.0  # only turns a hang into a failure
 KERNELS = {
@@ -83,10 +83,12 @@ def execute(kc: BlockingKernelClient, code: str, subshell_id: str | None = None)
     return msg["header"]["msg_id"]  # type: ignore[no-any-return]
 
 
-def shell_replies(kc: BlockingKernelClient, msg_ids: set[str]) -> list[dict[str, Any]]:
+def shell_replies(
+    kc: BlockingKernelClient, msg_ids: set[str], timeout: float = TIMEOUT
+) -> list[dict[str, Any]]:
     """The replies to ``msg_ids``, in the order they came."""
     replies: list[dict[str, Any]] = []
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + timeout
     while len(replies) < len(msg_ids):
         reply = kc.get_shell_msg(timeout=max(0.0, deadline - time.monotonic()))
         if reply["parent_header"].get("msg_id") in msg_ids:
@@ -175,8 +177,19 @@ def test_requests_of_one_subshell_run_in_order(kc: BlockingKernelClient) -> None
     control(kc, "delete_subshell_request", {"subshell_id": subshell_id})
 
 
-def test_unknown_subshell_ids_get_the_same_errors(kc: BlockingKernelClient) -> None:
+def test_unknown_subshell_ids_get_the_same_errors(
+    kc: BlockingKernelClient, request: pytest.FixtureRequest
+) -> None:
     msg_id = execute(kc, "1", "no-such-subshell")
+    old_ipykernel = "ipykernel" in request.node.callspec.id and not (
+        ipykernel_answers_unknown_subshells()
+    )
+    if old_ipykernel:  # 7.3 leaves the request unanswered and names only the id
+        with pytest.raises(Empty):
+            shell_replies(kc, {msg_id}, timeout=3)
+        deleted = control(kc, "delete_subshell_request", {"subshell_id": "no-such-subshell"})
+        assert (deleted["status"], deleted["evalue"]) == ("error", "'no-such-subshell'")
+        return
     (reply,) = shell_replies(kc, {msg_id})
     assert reply["content"] == {
         "status": "error",
