@@ -18,7 +18,7 @@ import pytest
 import zmq
 
 from helpers import WAIT_MS, run, start_managed_kernel, stop_managed_kernel
-from kernelwire.client import AsyncClient, BlockingClient, KernelDied, KernelTimeout
+from kernelwire.client import AsyncClient, BlockingClient, KernelDied, KernelTimeout, start_kernel
 from kernelwire.kernel.kernelspec import kernel_json
 from kernelwire.protocol import CHANNELS
 
@@ -264,3 +264,18 @@ def test_async_client_reads_curve_keys_through_a_file(
             assert reply["content"]["status"] == "ok"
 
     run(main, timeout=2 * READY_TIMEOUT)
+
+
+def test_the_reference_kernel_keeps_curve_off_its_private_sockets() -> None:
+    """Curve goes on the five channel sockets only: the kernel's own I/O barrier (an ipc
+    pair) made CURVE too could not connect, and every IOPub welcome and flush then waited
+    out its 10 s timeout (the kernel logged it)."""
+    with start_kernel(curve=True) as kernel:
+        assert len(kernel.info["curve_publickey"]) == 40
+        with BlockingClient(kernel.info, kernel=kernel) as client:
+            client.wait_for_ready(READY_TIMEOUT)
+            result = client.execute("print('out', flush=True)", timeout=READY_TIMEOUT)
+            assert result.stdout == "out\n"
+            client.shutdown()
+        kernel.wait(READY_TIMEOUT)
+        assert "no answer through ZeroMQ's I/O thread" not in kernel.output()

@@ -7,6 +7,7 @@ keeps answering while user code holds the main thread.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -15,8 +16,14 @@ import zmq
 class Heartbeat:
     """Echoes each message on ``url`` until the context is terminated."""
 
-    def __init__(self, context: zmq.Context[Any], url: str) -> None:
+    def __init__(
+        self,
+        context: zmq.Context[Any],
+        url: str,
+        secure: Callable[[zmq.Socket[Any]], object] = lambda socket: None,
+    ) -> None:
         self._socket = context.socket(zmq.REP)
+        secure(self._socket)  # CurveZMQ options go on before the bind
         self._socket.linger = 0
         self._socket.bind(url)
         #: Where it is bound (with port 0, the port the system chose).

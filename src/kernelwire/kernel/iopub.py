@@ -78,11 +78,14 @@ class IOPubChannel:
         session: Session,
         url: str,
         limits: KernelLimits | None = None,
+        secure: Callable[[zmq.Socket[Any]], object] = lambda socket: None,
     ) -> None:
+        """``secure`` sets the XPUB's security options (CurveZMQ) before it binds."""
         self.session = session
         self.limits = limits if limits is not None else KernelLimits()
         self._topic_prefix = f"kernel.{session.session}.".encode()
         self._xpub = context.socket(zmq.XPUB)
+        secure(self._xpub)
         self._xpub.linger = 1000
         self._xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._xpub.setsockopt(zmq.XPUB_MANUAL, 1)

@@ -50,16 +50,15 @@ class SocketServer:
         self.kernel = kernel
         info, limits = kernel.connection_info, kernel.limits
         self.context: zmq.Context[Any] = zmq.Context()
-        # CurveZMQ: the keypair of the connection info becomes every socket's default, so
-        # each one made below is a CURVE server (inproc sockets are not affected)
-        apply_curve(self.context, info, server=True)
         self.shell = self._bind("shell", limits.shell_max_message_bytes, limits.shell_rcvhwm)
         self.control = self._bind(
             "control", limits.control_max_message_bytes, limits.control_rcvhwm
         )
         self.stdin = self._bind("stdin", limits.stdin_max_message_bytes, limits.stdin_rcvhwm)
-        self.iopub = IOPubChannel(self.context, kernel.session, channel_url(info, "iopub"), limits)
-        self.heartbeat = Heartbeat(self.context, channel_url(info, "hb"))
+        self.iopub = IOPubChannel(
+            self.context, kernel.session, channel_url(info, "iopub"), limits, self._secure
+        )
+        self.heartbeat = Heartbeat(self.context, channel_url(info, "hb"), self._secure)
         self._wake_url = f"inproc://kernelwire-wake-{id(self)}"
         self._wake = self.context.socket(zmq.PULL)
         self._wake.bind(self._wake_url)
@@ -83,6 +82,12 @@ class SocketServer:
         )
         self._record_ports()
 
+    def _secure(self, socket: zmq.Socket[Any]) -> None:
+        """CurveZMQ: with a keypair in the connection info, each of the five channel sockets
+        is a CURVE server (set before it binds). Only those: the kernel's private sockets
+        (inproc, the I/O barrier's ipc pair) must stay as they are, or they would not talk."""
+        apply_curve(socket, self.kernel.connection_info, server=True)
+
     def _record_ports(self) -> None:
         """Put the ports the system chose for channels bound to port 0 (as the startup
         handshake binds them) into the connection info."""
@@ -104,6 +109,7 @@ class SocketServer:
         """A ROUTER whose peers are disconnected when they send a bigger frame, and not read
         from while ``rcvhwm`` of their messages wait (see :mod:`.limits`)."""
         socket = self.context.socket(zmq.ROUTER)
+        self._secure(socket)
         socket.linger = 1000
         socket.maxmsgsize = max_message_bytes
         socket.rcvhwm = rcvhwm
