@@ -25,7 +25,7 @@ import logging
 import os
 import signal
 import threading
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -182,15 +182,19 @@ class SocketServer:
             self._wake,
             self._port,
         )
-        lock: AbstractContextManager[Any] = nullcontext() if port is None else port.lock
         reading: zmq.Socket[Any] | None = None
         poller = zmq.Poller()
         while not kernel._stopping.is_set():
             frames = None
-            with lock:  # the ROUTER is the main thread's only while it holds the lock
-                if port is not None and port.switch_asked:
-                    port.switch_now()
-                source = shell if port is None else port.current
+            with ExitStack() as held:  # the ROUTER is the main thread's only under the lock
+                source = shell
+                if port is not None:
+                    held.enter_context(port.lock)
+                    if port.switch_asked:
+                        port.switch_now()
+                    source = port.current
+                    if port.routing:  # the main thread alone reads its PAIR: no lock needed
+                        held.close()
                 if source is not reading:  # the first time, and once routing starts
                     poller = zmq.Poller()
                     for socket in (source, wake, stdin):
