@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jupyter_client import BlockingKernelClient
 
 from kernelwire.client import BlockingClient, KernelTimeout, start_kernel
 
@@ -96,3 +97,44 @@ def test_before_any_subshell_an_unknown_one_is_refused_then_the_first_one_serves
     result = client.execute("x * 2", subshell_id=subshell_id, timeout=TIMEOUT)
     assert result.result is not None and result.result["text/plain"] == "10"
     assert client.execute("print(x + 1)", timeout=TIMEOUT).stdout == "6\n"
+
+
+def test_an_abort_after_an_error_leaves_requests_naming_a_subshell_to_the_subshells(
+    tmp_path: Path,
+) -> None:
+    """While the main thread reads the ROUTER, a ``stop_on_error`` abort drains it: a queued
+    request naming a subshell still gets the subshell answer, not ``aborted``."""
+    process = start_kernel(
+        (sys.executable, "-m", "kernelwire.kernel", "-f", "{connection_file}"),
+        connection_file=str(tmp_path / "kernel.json"),
+        cwd=str(tmp_path),
+    )
+    client = BlockingKernelClient()
+    client.load_connection_info(process.info)
+    client.start_channels()
+    try:
+        client.wait_for_ready(TIMEOUT)
+        started, go = tmp_path / "started", tmp_path / "go"
+        failing_id = client.execute(
+            "import os, time\n"
+            f"open({str(started)!r}, 'w').close()\n"
+            f"deadline = time.monotonic() + {TIMEOUT}\n"
+            f"while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:\n"
+            "    time.sleep(0.01)\n"
+            "raise ValueError('stop here')\n"
+        )
+        wait_for(started)
+        request = client.session.msg("execute_request", {"code": "1", "silent": False})
+        request["header"]["subshell_id"] = "no-such-subshell"
+        client.shell_channel.send(request)
+        go.touch()
+        replies = {}
+        while len(replies) < 2:
+            reply = client.get_shell_msg(timeout=TIMEOUT)
+            replies[reply["parent_header"]["msg_id"]] = reply["content"]
+        assert replies[failing_id]["ename"] == "ValueError"
+        refused = replies[request["header"]["msg_id"]]
+        assert (refused["status"], refused.get("ename")) == ("error", "UnknownSubshellError")
+    finally:
+        client.stop_channels()
+        process.cleanup()

@@ -80,7 +80,12 @@ class SocketServer:
         self._port = (
             None
             if self._router is None
-            else ShellPort(self.shell, self._router.main_shell, self._router.start)
+            else ShellPort(
+                self.shell,
+                self._router.main_shell,
+                self._router.start,
+                lambda frames, reply_socket: kernel.subshells.route(frames, reply_socket),
+            )
         )
         self.io = KernelIO(
             self.shell if self._port is None else self._port,

@@ -28,10 +28,17 @@ class ShellPort:
     :meth:`start_routing`, then ``routed`` (the router thread's inproc PAIR)."""
 
     def __init__(
-        self, router: zmq.Socket[Any], routed: zmq.Socket[Any], start_router: Callable[[], None]
+        self,
+        router: zmq.Socket[Any],
+        routed: zmq.Socket[Any],
+        start_router: Callable[[], None],
+        route: Callable[[list[Any], Any], bool],
     ) -> None:
+        """``route(frames, reply_socket)`` hands a request naming a subshell to it (see
+        :meth:`.SubshellManager.route`), as the router thread does once it runs."""
         self.router, self.routed = router, routed
         self._start_router = start_router
+        self._route = route
         #: Held by whoever uses :attr:`router` while the main thread owns it.
         self.lock = threading.Lock()
         self.routing = False
@@ -70,5 +77,12 @@ class ShellPort:
             return self.current.send_multipart(frames, flags, copy=copy, track=track)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
-        with self.lock:
-            return self.current.recv_multipart(flags, copy=copy)
+        """The main shell's next request (NOBLOCK only: the lock is held meanwhile); those
+        read from the ROUTER that name a subshell go to it (a ``stop_on_error`` abort, which
+        reads here, must not take them)."""
+        while True:
+            with self.lock:
+                source = self.current
+                frames = source.recv_multipart(flags | zmq.NOBLOCK, copy=copy)
+            if source is not self.router or not self._route(frames, self):
+                return frames
