@@ -1,13 +1,16 @@
 """A kernel serving a connection file: its ZeroMQ sockets and the threads that own them.
 
-Threads and what each owns (ZeroMQ sockets are used by one thread only):
+Threads and what each owns (a ZeroMQ socket is used by one thread at a time; the shell
+ROUTER moves to the shell router once, under a lock, see :mod:`.shellport`):
 
-- main: the main shell (requests from the shell router, below) and the stdin ROUTER;
+- main: the main shell (the shell ROUTER until the first subshell starts, then requests
+  from the shell router, below; see :mod:`.shellport`) and the stdin ROUTER;
   runs the kernel's hooks, so ``KeyboardInterrupt`` from SIGINT lands in them (the handler
   raises only while a hook runs, see :mod:`.interrupts`).
-- shell router: the shell ROUTER; hands each request to the main shell (an inproc PAIR)
-  or to the subshell its header names (see :mod:`.subshells`), and sends the replies of
-  all of them. So a subshell is answered while the main thread runs a long cell.
+- shell router (from the first subshell on): the shell ROUTER; hands each request to the
+  main shell (an inproc PAIR) or to the subshell its header names (see :mod:`.subshells`),
+  and sends the replies of all of them. So a subshell is answered while the main thread
+  runs a long cell.
 - control: the control ROUTER; answers shutdown, interrupt and kernel_info at once, even
   while a cell runs.
 - IOPub (see :mod:`.iopub`), heartbeat (see :mod:`.heartbeat`), and the launcher watch
@@ -32,6 +35,7 @@ from .channels import KernelIO
 from .heartbeat import Heartbeat
 from .iopub import IOPubChannel
 from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
+from .shellport import ShellPort
 
 if TYPE_CHECKING:
     from .base import KernelBase
@@ -68,17 +72,27 @@ class SocketServer:
         self._control_thread = threading.Thread(
             target=self._control_loop, name="kernelwire-control", daemon=True
         )
-        # Without subshells (max_subshells=0) the main thread reads the shell ROUTER itself,
-        # one thread hop less each way.
+        # Until a subshell starts (for ever with max_subshells=0) the main thread reads the
+        # shell ROUTER itself, one thread hop less each way (see :mod:`.shellport`).
         with_subshells = limits.max_subshells > 0 and kernel.allow_subshells
         self._router = ShellRouter(kernel, self.context, self.shell) if with_subshells else None
+        self._port = (
+            None
+            if self._router is None
+            else ShellPort(
+                self.shell,
+                self._router.main_shell,
+                self._router.start,
+                lambda frames, reply_socket: kernel.subshells.route(frames, reply_socket),
+            )
+        )
         self.io = KernelIO(
-            self.shell if self._router is None else self._router.main_shell,
+            self.shell if self._port is None else self._port,
             self.control,
             self.stdin,
             self.iopub,
             _signal_self,
-            None if self._router is None else self._router.open_outbox,
+            None if self._router is None else self._open_subshell_outbox,
         )
         self._record_ports()
 
@@ -125,8 +139,6 @@ class SocketServer:
             self.heartbeat.start()
             undo.callback(self._close)  # after the kernel's own changes are undone
             kernel._patch_process(undo)
-            if self._router is not None:
-                self._router.start()
             self._control_thread.start()
             watch = LauncherWatch.for_process(os.environ, kernel._parent_pid_at_start)
             if watch is not None:
@@ -155,24 +167,67 @@ class SocketServer:
             previous_mask = unblock(signal.SIG_UNBLOCK, {signal.SIGINT})
             undo.callback(unblock, signal.SIG_SETMASK, previous_mask)
 
+    def _open_subshell_outbox(self) -> Any:
+        """In a new subshell's thread: route the shell channel from now on (see
+        :mod:`.shellport`), and what the subshell sends its replies on."""
+        assert self._port is not None and self._router is not None
+        self._port.start_routing(self._wake_main)
+        return self._router.open_outbox()
+
+    def _wake_main(self) -> None:
+        """End the main thread's poll, from any thread (a socket of its own each time)."""
+        try:
+            waker = self.context.socket(zmq.PUSH)
+        except zmq.ZMQError:  # the kernel is already closing
+            return
+        waker.linger = 0
+        waker.connect(self._wake_url)
+        waker.send(b"")
+        waker.close()
+
     def _shell_loop(self) -> None:
-        kernel, shell, stdin, wake = self.kernel, self.io.shell, self.stdin, self._wake
+        kernel, shell, stdin, wake, port = (
+            self.kernel,
+            self.io.shell,
+            self.stdin,
+            self._wake,
+            self._port,
+        )
+        reading: zmq.Socket[Any] | None = None
         poller = zmq.Poller()
-        poller.register(shell, zmq.POLLIN)
-        poller.register(wake, zmq.POLLIN)
-        poller.register(stdin, zmq.POLLIN)
         while not kernel._stopping.is_set():
-            ready = dict(poller.poll())
+            frames = None
+            with ExitStack() as held:  # the ROUTER is the main thread's only under the lock
+                source = shell
+                if port is not None:
+                    held.enter_context(port.lock)
+                    if port.switch_asked:
+                        port.switch_now()
+                    source = port.current
+                    if port.routing:  # the main thread alone reads its PAIR: no lock needed
+                        held.close()
+                if source is not reading:  # the first time, and once routing starts
+                    poller = zmq.Poller()
+                    for socket in (source, wake, stdin):
+                        poller.register(socket, zmq.POLLIN)
+                    reading = source
+                ready = dict(poller.poll())
+                if source in ready:
+                    try:
+                        frames = source.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        pass
             if wake in ready:
                 wake.recv(zmq.NOBLOCK)
             if stdin in ready:
                 kernel.stdin.discard_unexpected()
-            if shell in ready:
-                try:
-                    frames = shell.recv_multipart(zmq.NOBLOCK, copy=False)
-                except zmq.Again:
-                    continue
-                kernel._dispatch_guarded(shell, kernel.shell_handlers, frames, "shell")
+            if frames is None:
+                continue
+            # read from the ROUTER itself: a request may name a subshell (the router thread
+            # routes what it reads)
+            if port is not None and source is port.router and kernel.subshells.route(frames, port):
+                continue
+            kernel._dispatch_guarded(shell, kernel.shell_handlers, frames, "shell")
 
     def _control_loop(self) -> None:
         kernel = self.kernel
@@ -218,6 +273,9 @@ class SocketServer:
     def _close(self) -> None:
         """Send what is queued, close every socket, and end the context."""
         if self._router is not None:
+            assert self._port is not None
+            with self._port.lock:  # no switch to routing from now on
+                self._port.closed = True
             self.kernel.subshells.stop_all(timeout=1)
             self._router.stop()  # closes the ROUTER
         else:
@@ -272,8 +330,9 @@ class ShellRouter:
         if self._thread.ident is not None:
             self._stop.send(b"")
             self._thread.join(timeout=5)
-        else:
+        else:  # no subshell ever started
             self.router.close()
+            self._replies.close()
         self._outbox.close()
         for socket in (self.main_shell, self._stop):
             socket.close()

@@ -1,0 +1,88 @@
+"""The main shell's end of the shell channel: the shell ROUTER itself until the first
+subshell exists, then the shell router thread (see :mod:`.serving`).
+
+Routing every main-shell request through a router thread costs a thread hop each way, so
+the main thread reads and answers the ROUTER itself while there is nothing to route to.
+The switch to routing happens when the first subshell starts, and must not wait for the
+main thread: it may be running a long cell, and the subshell is there to answer meanwhile.
+
+The ROUTER moves from one thread to the other under :attr:`ShellPort.lock` (a lock gives
+the full memory barrier libzmq asks for when a socket changes threads): the main thread
+holds it only while it polls, reads or sends (never while a hook runs), so whoever takes
+it first after a switch is asked (the main thread waking from its poll, or the subshell's
+thread while the main thread runs a cell) hands the ROUTER to the router thread, for good.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+
+class ShellPort:
+    """What the main shell reads its requests from and sends its replies on
+    (``recv_multipart``/``send_multipart`` as a socket): ``direct`` (the ROUTER) until
+    :meth:`start_routing`, then ``routed`` (the router thread's inproc PAIR)."""
+
+    def __init__(
+        self,
+        router: zmq.Socket[Any],
+        routed: zmq.Socket[Any],
+        start_router: Callable[[], None],
+        route: Callable[[list[Any], Any], bool],
+    ) -> None:
+        """``route(frames, reply_socket)`` hands a request naming a subshell to it (see
+        :meth:`.SubshellManager.route`), as the router thread does once it runs."""
+        self.router, self.routed = router, routed
+        self._start_router = start_router
+        self._route = route
+        #: Held by whoever uses :attr:`router` while the main thread owns it.
+        self.lock = threading.Lock()
+        self.routing = False
+        #: Set (before the main thread is woken) when a subshell thread waits for routing:
+        #: the main thread then polls the ROUTER no more.
+        self.switch_asked = False
+        self.closed = False
+
+    @property
+    def current(self) -> zmq.Socket[Any]:
+        """The socket the main shell reads now (call with :attr:`lock` held)."""
+        return self.routed if self.routing else self.router
+
+    def switch_now(self) -> None:
+        """Hand the ROUTER to the router thread (call with :attr:`lock` held)."""
+        if not self.routing and not self.closed:
+            self._start_router()
+            self.routing = True
+
+    def start_routing(self, wake_main: Callable[[], None]) -> None:
+        """Route from now on; returns once the router thread owns the ROUTER. Called from a
+        new subshell's thread: ``wake_main`` ends the main thread's poll of the ROUTER, so
+        the lock is free at once when the main thread is idle, and it is free anyway while
+        the main thread runs a request."""
+        if self.routing:
+            return
+        self.switch_asked = True
+        wake_main()
+        with self.lock:
+            self.switch_now()
+
+    def send_multipart(
+        self, frames: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> Any:
+        with self.lock:
+            return self.current.send_multipart(frames, flags, copy=copy, track=track)
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
+        """The main shell's next request (NOBLOCK only: the lock is held meanwhile); those
+        read from the ROUTER that name a subshell go to it (a ``stop_on_error`` abort, which
+        reads here, must not take them)."""
+        while True:
+            with self.lock:
+                source = self.current
+                frames = source.recv_multipart(flags | zmq.NOBLOCK, copy=copy)
+            if source is not self.router or not self._route(frames, self):
+                return frames

@@ -1,0 +1,140 @@
+"""The shell router starts with the first subshell (see ``kernelwire.kernel.shellport``):
+until then the main thread reads the shell ROUTER itself. The switch must not wait for the
+main thread, which may be running a long cell the new subshell is there to answer beside.
+Each test starts a kernel of its own, as the switch happens once per kernel."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jupyter_client import BlockingKernelClient
+
+from kernelwire.client import BlockingClient, KernelTimeout, start_kernel
+
+TIMEOUT = 60.0  # only turns a hang into a failure
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[BlockingClient]:
+    process = start_kernel(
+        (sys.executable, "-m", "kernelwire.kernel", "-f", "{connection_file}"),
+        connection_file=str(tmp_path / "kernel.json"),
+        cwd=str(tmp_path),
+    )
+    try:
+        with BlockingClient(process.info, kernel=process) as client:
+            client.wait_for_ready(TIMEOUT)
+            yield client
+    finally:
+        process.cleanup()
+
+
+def send_without_waiting(client: BlockingClient, code: str) -> str:
+    """The msg_id of an execute_request whose reply is collected later."""
+    try:
+        client.execute(code, timeout=0)
+    except KernelTimeout as pending:
+        assert pending.msg_id is not None
+        return pending.msg_id
+    raise AssertionError("the cell cannot be done yet")
+
+
+def wait_for(path: Path) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.01)
+
+
+def test_first_subshell_created_during_a_long_main_cell_answers_at_once(
+    client: BlockingClient, tmp_path: Path
+) -> None:
+    started, go = tmp_path / f"started-{uuid.uuid4().hex}", tmp_path / f"go-{uuid.uuid4().hex}"
+    main_id = send_without_waiting(
+        client,
+        "import os, time\n"
+        f"open({str(started)!r}, 'w').close()\n"
+        f"deadline = time.monotonic() + {TIMEOUT}\n"
+        f"while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        f"print('main saw go', os.path.exists({str(go)!r}))\n",
+    )
+    wait_for(started)  # the main thread is inside the cell: it reads no socket now
+    queued_id = send_without_waiting(client, "print('queued behind the long cell')")
+    subshell_id = client.create_subshell()
+    # answered while the main cell still runs: the cell ends only once the flag exists
+    result = client.execute("6 * 7", subshell_id=subshell_id, timeout=TIMEOUT)
+    assert result.status == "ok" and result.result is not None
+    assert result.result["text/plain"] == "42"
+    assert not go.exists()
+    go.touch()
+    for msg_id, text in (
+        (main_id, "main saw go True\n"),
+        (queued_id, "queued behind the long cell\n"),
+    ):
+        outputs = client.collect_outputs(msg_id, TIMEOUT)
+        assert [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"] == [text]
+    # the main shell and the subshell both go on through the router
+    assert client.execute("print('main again')", timeout=TIMEOUT).stdout == "main again\n"
+    assert client.execute(
+        "print('sub again')", subshell_id=subshell_id, timeout=TIMEOUT
+    ).stdout == ("sub again\n")
+
+
+def test_before_any_subshell_an_unknown_one_is_refused_then_the_first_one_serves(
+    client: BlockingClient,
+) -> None:
+    refused = client.execute("1", subshell_id="no-such-subshell", timeout=TIMEOUT)
+    assert refused.status == "error"
+    assert refused.reply["content"]["evalue"] == "Unknown subshell_id 'no-such-subshell'"
+    assert client.execute("x = 5", timeout=TIMEOUT).status == "ok"
+    subshell_id = client.create_subshell()
+    result = client.execute("x * 2", subshell_id=subshell_id, timeout=TIMEOUT)
+    assert result.result is not None and result.result["text/plain"] == "10"
+    assert client.execute("print(x + 1)", timeout=TIMEOUT).stdout == "6\n"
+
+
+def test_an_abort_after_an_error_leaves_requests_naming_a_subshell_to_the_subshells(
+    tmp_path: Path,
+) -> None:
+    """While the main thread reads the ROUTER, a ``stop_on_error`` abort drains it: a queued
+    request naming a subshell still gets the subshell answer, not ``aborted``."""
+    process = start_kernel(
+        (sys.executable, "-m", "kernelwire.kernel", "-f", "{connection_file}"),
+        connection_file=str(tmp_path / "kernel.json"),
+        cwd=str(tmp_path),
+    )
+    client = BlockingKernelClient()
+    client.load_connection_info(process.info)
+    client.start_channels()
+    try:
+        client.wait_for_ready(TIMEOUT)
+        started, go = tmp_path / "started", tmp_path / "go"
+        failing_id = client.execute(
+            "import os, time\n"
+            f"open({str(started)!r}, 'w').close()\n"
+            f"deadline = time.monotonic() + {TIMEOUT}\n"
+            f"while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:\n"
+            "    time.sleep(0.01)\n"
+            "raise ValueError('stop here')\n"
+        )
+        wait_for(started)
+        request = client.session.msg("execute_request", {"code": "1", "silent": False})
+        request["header"]["subshell_id"] = "no-such-subshell"
+        client.shell_channel.send(request)
+        go.touch()
+        replies = {}
+        while len(replies) < 2:
+            reply = client.get_shell_msg(timeout=TIMEOUT)
+            replies[reply["parent_header"]["msg_id"]] = reply["content"]
+        assert replies[failing_id]["ename"] == "ValueError"
+        refused = replies[request["header"]["msg_id"]]
+        assert (refused["status"], refused.get("ename")) == ("error", "UnknownSubshellError")
+    finally:
+        client.stop_channels()
+        process.cleanup()
