@@ -150,6 +150,16 @@ class Recorder:
 
 
 def _run_session(km: KernelManager) -> list[dict[str, Any]]:
+    # Another client waits until the kernel serves, so that the recording client's sockets
+    # connect at once. Otherwise each retries on its own 100 ms timer, and the input_request
+    # could go to a stdin connection not made yet: the kernel's ROUTER drops it, and the
+    # kernel waits for an answer for ever.
+    probe = km.client()
+    probe.start_channels()
+    try:
+        probe.wait_for_ready(timeout=TIMEOUT)
+    finally:
+        probe.stop_channels()
     kc = km.client()
     kc.start_channels()
     recorder = Recorder(kc)
