@@ -30,6 +30,9 @@ from .wire import DELIM
 REGISTRATION_FIELDS = ("kernel_id", "transport", "ip", "registration_ip", "registration_port")
 #: Longest handshake content accepted: five ports and an id fit in far less.
 MAX_HANDSHAKE_CONTENT = 4096
+#: Longest message either end's socket takes (ZMQ_MAXMSGSIZE): a peer sending more is cut
+#: off by libzmq before its message is held in memory.
+MAX_HANDSHAKE_MESSAGE = 64 * 1024
 
 
 class HandshakeError(WireError, ValueError):
@@ -203,6 +206,7 @@ def check_acknowledgement(signer: Signer, frames: Sequence[bytes]) -> None:
 __all__ = [
     "ACK_CONTENT",
     "MAX_HANDSHAKE_CONTENT",
+    "MAX_HANDSHAKE_MESSAGE",
     "REGISTRATION_FIELDS",
     "HandshakeError",
     "check_acknowledgement",

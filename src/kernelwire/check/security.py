@@ -34,6 +34,13 @@ FLOOD_TOPICS = 10_000
 SETTLE = 0.5
 
 
+def _rss_change(before: int | None, after: int | None) -> str:
+    """``"; RSS a -> b MiB"`` from two readings in KiB, or ``""`` when either is missing."""
+    if before is None or after is None:
+        return ""
+    return f"; RSS {before // 1024} -> {after // 1024} MiB"
+
+
 def _rss_kb(pid: int | None) -> int | None:
     if pid is None:
         return None
@@ -317,12 +324,7 @@ def check_oversized(ctx: CheckContext) -> None:
         ctx.peer.send_frames(channel, [DELIM, b"0" * 64, *parts])
     problems = _survives(ctx)
     took = time.monotonic() - started
-    rss_after = _rss_kb(ctx.pid)
-    memory = (
-        f"; RSS {rss_before // 1024} -> {rss_after // 1024} MiB"
-        if rss_before is not None and rss_after is not None
-        else ""
-    )
+    memory = _rss_change(rss_before, _rss_kb(ctx.pid))
     ctx.verdict(
         "security.oversized",
         problems,
@@ -360,12 +362,7 @@ def check_subscription_flood(ctx: CheckContext) -> None:
                 problems.append("our subscriber stopped receiving IOPub")
     finally:
         subscriber.close()
-    rss_after = _rss_kb(ctx.pid)
-    memory = (
-        f"; RSS {rss_before // 1024} -> {rss_after // 1024} MiB"
-        if rss_before is not None and rss_after is not None
-        else ""
-    )
+    memory = _rss_change(rss_before, _rss_kb(ctx.pid))
     ctx.verdict(
         name,
         problems,

@@ -15,15 +15,16 @@ from typing import Any
 
 import zmq
 
-from ..handshake import HandshakeError, pack_acknowledgement, unpack_registration
+from ..handshake import (
+    MAX_HANDSHAKE_MESSAGE,
+    HandshakeError,
+    pack_acknowledgement,
+    unpack_registration,
+)
 from ..signing import Signer
 from ..wire import DELIM
 
 log = logging.getLogger("kernelwire.client")
-
-#: Longest message the registration socket takes: a registration is well under 1 KiB, so a
-#: peer sending more is cut off by libzmq before its message is held in memory.
-MAX_REGISTRATION_MESSAGE = 64 * 1024
 
 
 class Registrar:
@@ -41,7 +42,7 @@ class Registrar:
         self.kernel_id = str(uuid.uuid4())
         self._signer = Signer(key.encode(), signature_scheme)
         self._socket = (context or zmq.Context.instance()).socket(zmq.ROUTER)
-        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REGISTRATION_MESSAGE)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_HANDSHAKE_MESSAGE)
         self._socket.linger = 1000  # time for the acknowledgement to leave on close
         #: The port the registration socket is bound to, on ``ip``.
         self.port = self._socket.bind_to_random_port(f"tcp://{ip}")
@@ -81,4 +82,4 @@ class Registrar:
         self._socket.close()
 
 
-__all__ = ["MAX_REGISTRATION_MESSAGE", "Registrar"]
+__all__ = ["Registrar"]

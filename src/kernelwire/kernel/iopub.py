@@ -102,8 +102,6 @@ class IOPubChannel:
         #: refused, while the connection closes.
         self._peers: dict[int, int | None] = {}
         self._xpub.bind(url)
-        #: Where the XPUB is bound (with port 0, the port the system chose).
-        self.endpoint: str = self._xpub.getsockopt_string(zmq.LAST_ENDPOINT)
         inproc = f"inproc://kernelwire-iopub-{id(self)}"
         self._pull = context.socket(zmq.PULL)
         self._pull.linger = 0

@@ -14,6 +14,7 @@ import zmq
 
 from ..connect import PORT_FIELDS, ConnectionFileError, read_connection_file
 from ..handshake import (
+    MAX_HANDSHAKE_MESSAGE,
     HandshakeError,
     check_acknowledgement,
     check_registration_info,
@@ -69,7 +70,7 @@ def register(
     signer = Signer(registration["key"].encode(), registration["signature_scheme"])
     dealer = context.socket(zmq.DEALER)
     dealer.linger = 0
-    dealer.setsockopt(zmq.MAXMSGSIZE, 64 * 1024)
+    dealer.setsockopt(zmq.MAXMSGSIZE, MAX_HANDSHAKE_MESSAGE)
     try:
         dealer.connect(
             f"tcp://{registration['registration_ip']}:{registration['registration_port']}"

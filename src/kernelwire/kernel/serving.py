@@ -112,7 +112,7 @@ class SocketServer:
             "shell": self.shell.getsockopt_string(zmq.LAST_ENDPOINT),
             "control": self.control.getsockopt_string(zmq.LAST_ENDPOINT),
             "stdin": self.stdin.getsockopt_string(zmq.LAST_ENDPOINT),
-            "iopub": self.iopub.endpoint,
+            "iopub": self.iopub.url,
             "hb": self.heartbeat.endpoint,
         }
         for channel, endpoint in endpoints.items():
@@ -174,16 +174,18 @@ class SocketServer:
         self._port.start_routing(self._wake_main)
         return self._router.open_outbox()
 
-    def _wake_main(self) -> None:
-        """End the main thread's poll, from any thread (a socket of its own each time)."""
+    def _wake_main(self) -> bool:
+        """End the main thread's poll, from any thread (a socket of its own each time);
+        False when the kernel is already closing."""
         try:
             waker = self.context.socket(zmq.PUSH)
         except zmq.ZMQError:  # the kernel is already closing
-            return
+            return False
         waker.linger = 0
         waker.connect(self._wake_url)
         waker.send(b"")
         waker.close()
+        return True
 
     def _shell_loop(self) -> None:
         kernel, shell, stdin, wake, port = (
@@ -255,14 +257,8 @@ class SocketServer:
             log.warning("%s: shutting down", reason)
             kernel.launcher_gone = True
             kernel._stopping.set()
-            try:
-                waker = self.context.socket(zmq.PUSH)
-            except zmq.ZMQError:  # the kernel is already closing
+            if not self._wake_main():
                 return
-            waker.linger = 0
-            waker.connect(self._wake_url)
-            waker.send(b"")
-            waker.close()
             if kernel.interrupts.in_request:  # a running cell would keep the main thread busy
                 _signal_self()
             if not kernel._finished.wait(EXIT_GRACE):

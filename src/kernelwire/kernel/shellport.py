@@ -58,7 +58,7 @@ class ShellPort:
             self._start_router()
             self.routing = True
 
-    def start_routing(self, wake_main: Callable[[], None]) -> None:
+    def start_routing(self, wake_main: Callable[[], object]) -> None:
         """Route from now on; returns once the router thread owns the ROUTER. Called from a
         new subshell's thread: ``wake_main`` ends the main thread's poll of the ROUTER, so
         the lock is free at once when the main thread is idle, and it is free anyway while
