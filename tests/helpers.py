@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,35 @@ def wait_until_serving(
         context.term()
 
 
+@contextmanager
+def jupyter_path(path: str | None) -> Iterator[None]:
+    """JUPYTER_PATH set to ``path`` inside the block (left as it is for None), then
+    restored: kernelspecs installed for a test are seen only while it looks them up."""
+    saved = os.environ.get("JUPYTER_PATH")
+    if path is not None:
+        os.environ["JUPYTER_PATH"] = path
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
+
+
+def install_reference_kernelspec(prefix: str | Path, name: str) -> str:
+    """Install the reference kernel's kernelspec as ``name`` under ``prefix``, as a user
+    would (``python -m kernelwire.kernel install``); returns the Jupyter path to find it."""
+    command = [sys.executable, "-m", "kernelwire.kernel", "install"]
+    subprocess.run(
+        [*command, "--prefix", str(prefix), "--name", name],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return os.path.join(prefix, "share", "jupyter")
+
+
 def start_managed_kernel(
     kernel_name: str,
     spec_dir: str | None = None,
@@ -124,17 +155,9 @@ def start_managed_kernel(
     ``start_kernel`` (env, stderr...)."""
     from jupyter_client.manager import KernelManager
 
-    saved = os.environ.get("JUPYTER_PATH")
-    if spec_dir is not None:
-        os.environ["JUPYTER_PATH"] = spec_dir
-    try:
+    with jupyter_path(spec_dir):
         km = KernelManager(kernel_name=kernel_name, transport_encryption=transport_encryption)
         km.start_kernel(**start_kwargs)
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
     kc = km.client()
     kc.start_channels()
     try:

@@ -14,7 +14,6 @@ import inspect
 import linecache
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from queue import Empty
@@ -24,11 +23,10 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
-from helpers import start_managed_kernel, stop_managed_kernel
+from helpers import install_reference_kernelspec, start_managed_kernel, stop_managed_kernel
 from kernelwire.kernel.execution import Executor
 from kernelwire.kernel.history import History
 
-INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
 KERNEL_NAME = "kernelwire-cells-tests"
 TIMEOUT = 60
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -45,14 +43,7 @@ _stop = stop_managed_kernel
 
 @pytest.fixture(scope="module")
 def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    prefix = tmp_path_factory.mktemp("spec")
-    subprocess.run(
-        [*INSTALL, "--prefix", str(prefix), "--name", KERNEL_NAME],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    return str(prefix / "share" / "jupyter")
+    return install_reference_kernelspec(tmp_path_factory.mktemp("spec"), KERNEL_NAME)
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,14 @@ none skips for lack of one.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from typing import Any, ClassVar
 
 import jupyter_kernel_test as jkt
 
-INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
+from helpers import install_reference_kernelspec, jupyter_path
+
 KERNEL_NAME = "kernelwire-conformance"
 
 
@@ -31,21 +29,8 @@ class _InstalledKernelspec:
     @classmethod
     def setUpClass(cls) -> None:
         cls.data_dir = tempfile.mkdtemp(prefix="kernelwire-spec-")
-        subprocess.run(
-            [*INSTALL, "--prefix", cls.data_dir, "--name", KERNEL_NAME],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        saved = os.environ.get("JUPYTER_PATH")
-        os.environ["JUPYTER_PATH"] = os.path.join(cls.data_dir, "share", "jupyter")
-        try:
+        with jupyter_path(install_reference_kernelspec(cls.data_dir, KERNEL_NAME)):
             super().setUpClass()  # type: ignore[misc]
-        finally:
-            if saved is None:
-                del os.environ["JUPYTER_PATH"]
-            else:
-                os.environ["JUPYTER_PATH"] = saved
 
     @classmethod
     def tearDownClass(cls) -> None:

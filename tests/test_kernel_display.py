@@ -24,9 +24,8 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
-from helpers import start_managed_kernel, stop_managed_kernel
+from helpers import install_reference_kernelspec, start_managed_kernel, stop_managed_kernel
 
-INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
 KERNEL_NAME = "kernelwire-display-tests"
 TIMEOUT = 60
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -45,14 +44,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    prefix = tmp_path_factory.mktemp("spec")
-    subprocess.run(
-        [*INSTALL, "--prefix", str(prefix), "--name", KERNEL_NAME],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    return str(prefix / "share" / "jupyter")
+    return install_reference_kernelspec(tmp_path_factory.mktemp("spec"), KERNEL_NAME)
 
 
 def _start(kernel_name: str, env: dict[str, str], spec_dir: str | None = None) -> Kernel:

@@ -29,7 +29,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session as JCSession
 
-from helpers import start_managed_kernel, wait_until_serving
+from helpers import install_reference_kernelspec, start_managed_kernel, wait_until_serving
 from kernelwire.connect import channel_url, write_connection_file
 
 INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
@@ -39,14 +39,7 @@ TIMEOUT = 30
 
 @pytest.fixture(scope="module")
 def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    prefix = tmp_path_factory.mktemp("spec")
-    subprocess.run(
-        [*INSTALL, "--prefix", str(prefix), "--name", KERNEL_NAME],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    yield str(prefix / "share" / "jupyter")
+    yield install_reference_kernelspec(tmp_path_factory.mktemp("spec"), KERNEL_NAME)
 
 
 def _start(spec_dir: str, log: Any = None) -> tuple[KernelManager, BlockingKernelClient]:

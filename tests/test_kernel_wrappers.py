@@ -12,7 +12,6 @@ them. Every wait is bounded; none is a timing threshold.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from typing import Any
 import jupyter_kernel_test as jkt
 import pytest
 
-from helpers import start_managed_kernel, stop_managed_kernel
+from helpers import jupyter_path, start_managed_kernel, stop_managed_kernel
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GUIDE = EXAMPLES.parent / "docs" / "guides" / "wrapper-kernels.md"
@@ -59,15 +58,8 @@ class _ExampleKernelspec:
     def setUpClass(cls) -> None:
         cls.data_dir = tempfile.mkdtemp(prefix="kernelwire-example-")
         write_kernelspec(cls.data_dir, cls.kernel_name, cls.script)
-        saved = os.environ.get("JUPYTER_PATH")
-        os.environ["JUPYTER_PATH"] = cls.data_dir
-        try:
+        with jupyter_path(cls.data_dir):
             super().setUpClass()  # type: ignore[misc]
-        finally:
-            if saved is None:
-                del os.environ["JUPYTER_PATH"]
-            else:
-                os.environ["JUPYTER_PATH"] = saved
 
     @classmethod
     def tearDownClass(cls) -> None:

@@ -12,10 +12,7 @@ nothing ipykernel sends. Every wait has a timeout that only turns a hang into a 
 
 from __future__ import annotations
 
-import os
 import queue
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,11 +22,11 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 from jupyter_kernel_test import msgspec_v5
 
+from helpers import install_reference_kernelspec, jupyter_path
 from kernelwire import spec
 from kernelwire.client import BlockingClient
 from kernelwire.connect import session_from_connection_file
 
-INSTALL = [sys.executable, "-m", "kernelwire.kernel", "install"]
 KERNEL_NAME = "kernelwire-spec-tests"
 TIMEOUT = 60
 
@@ -64,14 +61,7 @@ EXPECTED_TYPES = {
 
 @pytest.fixture(scope="module")
 def spec_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    prefix = tmp_path_factory.mktemp("spec")
-    subprocess.run(
-        [*INSTALL, "--prefix", str(prefix), "--name", KERNEL_NAME],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    return str(prefix / "share" / "jupyter")
+    return install_reference_kernelspec(tmp_path_factory.mktemp("spec"), KERNEL_NAME)
 
 
 class Recorder:
@@ -194,16 +184,9 @@ def _jkt_validate(msg: dict[str, Any]) -> None:
 @pytest.fixture(scope="module", params=["ipykernel", "kernelwire"])
 def received(request: pytest.FixtureRequest, spec_dir: str) -> Iterator[list[dict[str, Any]]]:
     kernel_name = "python3" if request.param == "ipykernel" else KERNEL_NAME
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = spec_dir
-    try:
+    with jupyter_path(spec_dir):
         km = KernelManager(kernel_name=kernel_name)
         km.start_kernel()
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
     try:
         yield _run_session(km)
     finally:
