@@ -289,9 +289,12 @@ def test_async_client_execute_interrupt_comm_and_input(kernel):
                 if msg["msg_type"] == "stream" and "sleeping" in msg["content"]["text"]:
                     started.set()
 
+            # No flush=True: "sleeping" then reaches us from ipykernel's background flush,
+            # while the cell sleeps. With an explicit flush the interrupt could land inside
+            # ipykernel's own flush, and once (in a loaded CI run) the cell then slept on.
             sleeper = asyncio.create_task(
                 client.execute(
-                    "print('sleeping', flush=True)\nimport time\ntime.sleep(30)",
+                    "import time\nprint('sleeping')\ntime.sleep(30)",
                     output_callback=on_output,
                     timeout=30,
                 )
