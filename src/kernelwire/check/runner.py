@@ -124,7 +124,7 @@ def run_checks(options: CheckOptions) -> CheckReport:
         connection_file=kernel.connection_file if kernel else str(options.existing),
         kernel=kernel,
         spec=spec,
-        pid=kernel.pid if kernel else _pid_of(info),
+        pid=kernel.pid if kernel else None,
         wrote_connection_file=kernel is not None,
         handshake_used=spec is not None and spec.supports_handshake,
     )
@@ -137,6 +137,8 @@ def run_checks(options: CheckOptions) -> CheckReport:
                 f"no kernel_info_reply within {options.startup_timeout}s {detail}".strip()
             )
         ctx.kernel_info = ready.content
+        if ctx.pid is None:  # only now: a kernel just launched may not have bound its ports
+            ctx.pid = _pid_of(info)
         ctx.validator_name = validator_name
         ctx.snippets = snippets.get(ctx.language)
         language_info = ctx.kernel_info.get("language_info") or {}
