@@ -398,3 +398,18 @@ def test_errors_survive_pickling(session: Session, case: str) -> None:
     assert str(copy) == str(error)
     for attribute in ("frame", "reason", "field"):
         assert getattr(copy, attribute, None) == getattr(error, attribute, None)
+
+
+def test_every_wire_error_is_importable_from_the_package() -> None:
+    """``except kernelwire.X`` works for every error the Session or spec validation raises."""
+    import kernelwire
+    import kernelwire.errors
+
+    defined = {
+        name
+        for name, value in vars(kernelwire.errors).items()
+        if isinstance(value, type) and issubclass(value, kernelwire.errors.WireError)
+    }
+    assert "SpecViolation" in defined
+    assert defined <= set(kernelwire.__all__)
+    assert all(getattr(kernelwire, name) is getattr(kernelwire.errors, name) for name in defined)

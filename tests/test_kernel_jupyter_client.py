@@ -169,7 +169,8 @@ def test_kernel_uses_its_own_session_id(kc: BlockingKernelClient) -> None:
 
 def test_kernel_info_content(kc: BlockingKernelClient) -> None:
     content = _reply(kc, kc.kernel_info())["content"]
-    assert content["protocol_version"] == "5.5"
+    # 5.6, as its kernelspec says: the message formats of 5.5 plus the startup handshake
+    assert content["protocol_version"] == "5.6"
     assert content["implementation"] == "kernelwire"
     info = content["language_info"]
     assert info["name"] == "python"

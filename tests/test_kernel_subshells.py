@@ -348,3 +348,26 @@ def test_input_is_refused_on_a_subshell(client: Client) -> None:
     assert content["status"] == "error" and content["ename"] == "StdinNotImplementedError"
     assert "main thread" in content["evalue"]
     assert client.pair.input_requests == []
+
+
+def test_each_cell_keeps_its_own_execution_count_while_a_subshell_counts(
+    client: Client,
+) -> None:
+    """A subshell's cell, stored in the history while the main shell's cell runs, takes
+    the next number; the main cell still answers with its own (its execute_input's)."""
+    subshell = client.create()
+    long_cell = client.execute("wait:main")
+    client.run_main()
+    client.wait(lambda: bool(client.outputs(long_cell)[1:]), "the main cell's execute_input")
+    quick = client.execute("quick", subshell)
+    quick_count = client.wait_reply(quick)["content"]["execution_count"]
+    client.kernel.gate("main").set()
+    main_count = client.wait_reply(long_cell)["content"]["execution_count"]
+    client.join_main()
+    announced = {
+        msg_id: client.outputs(msg_id)[1]["content"]["execution_count"]
+        for msg_id in (long_cell, quick)
+    }
+    assert (main_count, quick_count) == (1, 2)
+    assert announced == {long_cell: 1, quick: 2}
+    assert client.kernel.execution_count == 2  # between cells: the last one stored

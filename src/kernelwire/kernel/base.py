@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 
 import zmq
 
-from .._version import __version__, protocol_version
+from .._version import __version__, kernel_protocol_version
 from ..connect import session_from_connection_info
 from ..errors import BadFrame, WireError
 from ..protocol import CHANNELS, reply_type
@@ -98,7 +98,7 @@ def _error_reply(exc: BaseException) -> dict[str, Any]:
 
 
 class KernelBase:
-    """A kernel speaking Jupyter protocol 5.5; subclasses implement the ``do_*`` hooks
+    """A kernel speaking Jupyter protocol 5.6; subclasses implement the ``do_*`` hooks
     (ipykernel's wrapper-kernel API) and set the class attributes below."""
 
     #: The kernel (not the language) and its version, for ``kernel_info_reply``.
@@ -122,6 +122,8 @@ class KernelBase:
     #: ``KernelLimits.max_subshells=0`` for one run).
     allow_subshells: ClassVar[bool] = True
     log: ClassVar[logging.Logger] = log
+    #: Cells stored in the history so far, on every shell (see ``execution_count``).
+    _stored_cells = 0
 
     def __init__(
         self,
@@ -143,7 +145,7 @@ class KernelBase:
         self.shell, self.control, self.stdin_socket = self.io.shell, self.io.control, self.io.stdin
         self.iopub = self.io.iopub
 
-        self.execution_count = 0
+        self._count_lock = threading.Lock()
         self.rejections = RejectionLog(log)
         self.comms = CommManager(self._publish_comm, self.rejections)
         self.stdin = StdinChannel(self.stdin_socket, self.session)
@@ -262,7 +264,7 @@ class KernelBase:
             features.append(SUBSHELL_FEATURE)
         return {
             "status": "ok",
-            "protocol_version": protocol_version,
+            "protocol_version": kernel_protocol_version,
             "implementation": self.implementation,
             "implementation_version": self.implementation_version,
             "language_info": self.language_info,
@@ -289,6 +291,28 @@ class KernelBase:
     @_parent.setter
     def _parent(self, header: dict[str, Any]) -> None:
         self._shell_context().parent = header
+
+    @property
+    def execution_count(self) -> int:
+        """The count of the cell the calling thread's shell runs; between cells, the count
+        of the last cell stored. Subshells run cells at once: each sees its own number."""
+        context = self._cell_context()
+        return self._stored_cells if context is None else context.cell_count  # type: ignore[return-value]
+
+    @execution_count.setter
+    def execution_count(self, count: int) -> None:
+        self._stored_cells = count
+        context = self._cell_context()
+        if context is not None:
+            context.cell_count = count
+
+    def _cell_context(self) -> ShellContext | None:
+        """The calling thread's shell while it runs a cell (None otherwise, and before
+        ``__init__`` made the shells: a subclass may set ``execution_count`` first)."""
+        if "_shell_local" not in self.__dict__:
+            return None
+        context = self._shell_context()
+        return None if context.cell_count is None else context
 
     def _shell_context(self) -> ShellContext:
         return getattr(self._shell_local, "context", self._main_shell)
@@ -573,8 +597,13 @@ class KernelBase:
         code = str(request.get("code", ""))
         silent = bool(request.get("silent", False))
         store_history = bool(request.get("store_history", not silent)) and not silent
+        context = self._shell_context()
         if store_history:
-            self.execution_count += 1
+            with self._count_lock:  # two subshells may start a cell at once
+                self._stored_cells += 1
+                context.cell_count = self._stored_cells
+        else:
+            context.cell_count = self._stored_cells
         if not silent:
             self.iopub.publish(
                 "execute_input", {"code": code, "execution_count": self.execution_count}, msg
@@ -618,6 +647,7 @@ class KernelBase:
         # seeing it: taking the queue first draws that line exactly.
         stop = reply["status"] == "error" and request.get("stop_on_error", True)
         queued = self._take_queued() if stop else []
+        context.cell_count = None
         self._reply(socket, idents, msg, reply, metadata={"status": reply["status"]})
         self._abort(queued)
 

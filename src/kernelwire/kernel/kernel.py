@@ -47,7 +47,7 @@ HELP_LINKS = [
 
 
 class PythonKernel(KernelBase):
-    """A Python kernel speaking Jupyter protocol 5.5 with kernelwire's Session."""
+    """A Python kernel speaking Jupyter protocol 5.6 with kernelwire's Session."""
 
     implementation = "kernelwire"
     implementation_version = __version__

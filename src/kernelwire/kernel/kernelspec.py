@@ -12,6 +12,8 @@ import re
 import sys
 from typing import Any
 
+from .._version import kernel_protocol_version
+
 DEFAULT_NAME = "kernelwire"
 #: The kernel names Jupyter accepts.
 _VALID_NAME = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)
@@ -25,7 +27,7 @@ def kernel_json(display_name: str = "Python 3 (kernelwire)") -> dict[str, Any]:
         "language": "python",
         "interrupt_mode": "signal",
         # 5.6: it can be started with a registration file (the startup handshake)
-        "kernel_protocol_version": "5.6",
+        "kernel_protocol_version": kernel_protocol_version,
         "metadata": {
             "debugger": False,
             "implementation": "kernelwire",

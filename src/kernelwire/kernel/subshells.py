@@ -87,6 +87,8 @@ class ShellContext:
     interrupts: InterruptGate = field(default_factory=InterruptGate)
     #: The header of the request being handled: the parent of its replies and output.
     parent: dict[str, Any] = field(default_factory=dict)
+    #: The execution count of the cell this shell runs (None between cells).
+    cell_count: int | None = None
 
 
 class SubshellInbox:
