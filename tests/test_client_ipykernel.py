@@ -232,8 +232,9 @@ def test_interrupt_from_another_client_in_another_thread(client, kernel):
     thread = threading.Thread(target=interrupter)
     thread.start()
     try:
+        # No flush=True, as in the async test below: the interrupt lands in the sleep.
         result = client.execute(
-            "print('sleeping', flush=True)\nimport time\ntime.sleep(30)",
+            "import time\nprint('sleeping')\ntime.sleep(30)",
             output_callback=on_output,
             timeout=20,
         )
