@@ -99,7 +99,7 @@ class Run:
     def evidence(self, name: str) -> str:
         return str(self.results[name]["evidence"])
 
-    def __repr__(self) -> str:  # what pytest shows when an assertion fails
+    def __str__(self) -> str:  # the message of a failed assertion (a repr gets shortened)
         rows = [f"{n}: {r['status']}: {r['evidence']}" for n, r in self.results.items()]
         return "\n".join([f"exit {self.returncode}", *rows, self.stderr[-2000:]])
 
@@ -142,10 +142,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 
 def test_our_kernel_passes_every_check(runs: dict[str, Run]) -> None:
     run = runs["kw-ref"]
-    assert run.returncode == 0, run
-    assert [name for name, r in run.results.items() if r["status"] == "fail"] == [], run
+    assert run.returncode == 0, str(run)
+    assert [name for name, r in run.results.items() if r["status"] == "fail"] == [], str(run)
     for name in (*CONFORMANCE_CORE, "conformance.interrupt", "conformance.iopub_welcome"):
-        assert run.status(name) == "pass", run
+        assert run.status(name) == "pass", str(run)
     for name in (
         "security.unsigned",
         "security.bad_signature",
@@ -158,13 +158,13 @@ def test_our_kernel_passes_every_check(runs: dict[str, Run]) -> None:
         "security.subscription_flood",
         "security.bind_address",
     ):
-        assert run.status(name) == "pass", run
+        assert run.status(name) == "pass", str(run)
     assert "its code did not run" in run.evidence("security.unsigned")
     assert "ran once" in run.evidence("security.replay")
     assert run.status("conformance.subshells") == "pass"
     assert run.status("conformance.handshake") == "pass"
     # its kernelspec offers Curve: a second kernel is started with keys and checked
-    assert run.status("conformance.curve") == "pass", run
+    assert run.status("conformance.curve") == "pass", str(run)
     assert run.status("conformance.shutdown") == "pass"
     # The checker wrote this connection file: its mode proves nothing about the kernel.
     assert run.status("security.connection_file") == "not supported"
@@ -174,14 +174,14 @@ def test_our_kernel_passes_every_check(runs: dict[str, Run]) -> None:
 
 def test_ipykernel_conforms_but_processes_its_own_reflected_messages(runs: dict[str, Run]) -> None:
     run = runs["kw-ipy"]
-    assert run.returncode == 1, run
+    assert run.returncode == 1, str(run)
     for name in (*CONFORMANCE_CORE, "conformance.interrupt", "conformance.subshells"):
-        assert run.status(name) == "pass", run
+        assert run.status(name) == "pass", str(run)
     for name in ("security.unsigned", "security.bad_signature", "security.other_scheme"):
-        assert run.status(name) == "pass", run
-    assert run.status("security.replay") == "pass", run
+        assert run.status(name) == "pass", str(run)
+    assert run.status("security.replay") == "pass", str(run)
     # Known weakness (REFERENCE 8): its own IOPub messages, sent back to shell, are processed.
-    assert run.status("security.reflection") == "fail", run
+    assert run.status("security.reflection") == "fail", str(run)
     assert "IOPub published status" in run.evidence("security.reflection")
     assert run.status("conformance.iopub_welcome") == "pass"
 
@@ -190,28 +190,28 @@ def test_xeus_python_is_started_by_handshake_and_runs_replayed_messages(
     runs: dict[str, Run],
 ) -> None:
     run = runs["kw-xeus"]
-    assert run.returncode == 1, run
+    assert run.returncode == 1, str(run)
     for name in (*CONFORMANCE_CORE, "conformance.handshake"):
-        assert run.status(name) == "pass", run
+        assert run.status(name) == "pass", str(run)
     assert run.report["kernel"]["implementation"] == "xeus-python"
     # It keeps no record of the signatures it has seen: the same frames run twice.
-    assert run.status("security.replay") == "fail", run
+    assert run.status("security.replay") == "fail", str(run)
     assert "the code ran 2 times" in run.evidence("security.replay")
     # It never runs what is badly signed (its shell sometimes stops answering afterwards,
     # then the check fails saying so: either way nothing was accepted).
     for name in ("security.unsigned", "security.bad_signature", "security.other_scheme"):
-        assert run.status(name) == "pass" or "stopped answering" in run.evidence(name), run
+        assert run.status(name) == "pass" or "stopped answering" in run.evidence(name), str(run)
 
 
 def test_the_broken_kernel_is_flagged_for_what_it_does_wrong(runs: dict[str, Run]) -> None:
     run = runs["kw-broken"]
-    assert run.returncode == 1, run
+    assert run.returncode == 1, str(run)
     for name in ("security.unsigned", "security.bad_signature", "security.other_scheme"):
-        assert run.status(name) == "fail", run
-        assert "its code ran (the marker file exists)" in run.evidence(name), run
-    assert run.status("security.replay") == "fail", run
+        assert run.status(name) == "fail", str(run)
+        assert "its code ran (the marker file exists)" in run.evidence(name), str(run)
+    assert run.status("security.replay") == "fail", str(run)
     assert "the code ran 2 times" in run.evidence("security.replay")
-    assert run.status("conformance.status_framing") == "fail", run
+    assert run.status("conformance.status_framing") == "fail", str(run)
     assert "statuses none" in run.evidence("conformance.status_framing")
     # What it does right is not flagged.
     for name in (
@@ -221,24 +221,24 @@ def test_the_broken_kernel_is_flagged_for_what_it_does_wrong(runs: dict[str, Run
         "conformance.parent_headers",
         "security.bind_address",
     ):
-        assert run.status(name) == "pass", run
+        assert run.status(name) == "pass", str(run)
     assert run.status("conformance.iopub_welcome") == "not supported"
     assert run.report["summary"]["fail"] == sum(r["status"] == "fail" for r in run.results.values())
 
 
 def test_existing_kernel_is_checked_without_being_shut_down(runs: dict[str, Run]) -> None:
     run = runs["existing"]
-    assert run.returncode == 1, run
+    assert run.returncode == 1, str(run)
     assert run.status("security.connection_file") == "fail"
     assert "mode 0644" in run.evidence("security.connection_file")
-    assert run.status("conformance.interrupt") == "pass", run
+    assert run.status("conformance.interrupt") == "pass", str(run)
     # Found its pid from the listening shell socket, though the kernel started after the
     # checker did: the memory figures need it.
     assert "RSS" in run.evidence("security.oversized")
     assert "conformance.shutdown" not in run.results
     assert run.kernel_still_runs  # type: ignore[attr-defined]
     failed = [name for name, r in run.results.items() if r["status"] == "fail"]
-    assert failed == ["security.connection_file"], run
+    assert failed == ["security.connection_file"], str(run)
 
 
 def test_private_connection_file_passes(tmp_path: Path) -> None:
