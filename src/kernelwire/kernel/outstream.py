@@ -47,9 +47,10 @@ class FdSource(Protocol):
 
     fd: int
 
-    def has_output(self) -> bool:
-        """Whether ``fd`` holds text not read yet (one ``poll`` system call, no more: it
-        runs before every write to the stream)."""
+    @property
+    def has_output(self) -> Callable[[], object]:
+        """A call whose result is truthy when ``fd`` holds text not read yet. It runs
+        before every write to the stream: one system call, no more, and no Python frame."""
         ...
 
     def read_available(self) -> str:
@@ -85,6 +86,7 @@ class OutStream(io.TextIOBase):
         self._pending_parent: Any = None
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
+        self._bypassed = False  # closed, or _direct_fd set: write() leaves the buffer alone
 
     @property
     def name(self) -> str:
@@ -115,19 +117,18 @@ class OutStream(io.TextIOBase):
         source = self._fd_source
         if source is not None:
             self._direct_fd = source.fd
+            self._bypassed = True
             self._fd_source = None
             self._pending = []  # the parent publishes what was written before the fork
 
     def write(self, text: str) -> int:
+        # Every print() calls this twice: each check costs, so the usual case comes first
+        # and asks as little as it can (see benchmarks/bench_e2e.py, "15,000 prints").
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if self.closed:
-            raise ValueError("I/O operation on closed stream")
-        if text and self._direct_fd is not None:
-            data = memoryview(text.encode("utf-8", "backslashreplace"))
-            while data:
-                data = data[os.write(self._direct_fd, data) :]
-        elif text:
+        if self._bypassed:
+            return self._write_bypassing(text)
+        if text:
             parent = self._current_parent()
             with self._lock:
                 source = self._fd_source
@@ -137,8 +138,24 @@ class OutStream(io.TextIOBase):
                     self._publish_locked()  # under the parent it was written for
                     self._pending_parent = parent
                 self._pending.append(text)
-            self._flusher.request()
+            if not self._flusher.due:  # appended first: a flush that missed it is due again
+                self._flusher.request()
         return len(text)
+
+    def _write_bypassing(self, text: str) -> int:
+        """A write that does not reach the buffer: refused once closed, or straight to the
+        fd in a forked child."""
+        if self.closed:
+            raise ValueError("I/O operation on closed stream")
+        if text and self._direct_fd is not None:
+            data = memoryview(text.encode("utf-8", "backslashreplace"))
+            while data:
+                data = data[os.write(self._direct_fd, data) :]
+        return len(text)
+
+    def close(self) -> None:
+        super().close()
+        self._bypassed = True
 
     def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
         for line in lines:
@@ -202,6 +219,8 @@ class Flusher:
         self.min_gap = min_gap
         self.streams: list[OutStream] = []
         self._wanted = threading.Event()
+        #: A flush is on its way (writers check this before calling :meth:`request`).
+        self.due = False
         self._stopped = threading.Event()  # also ends the wait for more writes, at once
         self._thread = threading.Thread(target=self._run, name="kernelwire-flusher", daemon=True)
 
@@ -210,8 +229,9 @@ class Flusher:
         exit_guard.add(self.flush_all)
 
     def request(self) -> None:
-        """Ask for a flush within ``interval`` seconds (cheap when one is already due)."""
-        if not self._wanted.is_set():
+        """Ask for a flush within ``interval`` seconds."""
+        if not self.due:
+            self.due = True
             self._wanted.set()
 
     def flush_all(self) -> None:
@@ -231,6 +251,9 @@ class Flusher:
             if self._stopped.wait(self.interval):  # let more writes join this flush
                 return  # the kernel's last flush_all publishes what is left
             self._wanted.clear()
+            # Cleared before the streams are taken: a write appended after that sees no
+            # flush due and asks again; one appended before is in this flush.
+            self.due = False
             try:
                 self.flush_all()
             except Exception:  # keep flushing later output even if one publish failed
