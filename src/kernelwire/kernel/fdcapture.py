@@ -83,19 +83,18 @@ def _enlarge_pipe(fd: int) -> None:
         log.debug("pipe size left as it was: %s", exc)
 
 
-def _readiness_check(fd: int) -> tuple[Callable[[], list[Any]], Callable[[], None]]:
-    """A call whose result is non-empty (truthy) when ``fd`` can be read without blocking,
-    and what to call to release it. It runs before every write to a stream, so it is one
-    system call bound once, with no Python frame around it: ``epoll_wait`` where there is
-    epoll (cheaper than ``poll``, which copies the fd set in each time), else ``poll``. A
-    pipe at EOF counts as readable with either."""
+def _readiness_check(fd: int) -> tuple[Callable[[], object], Callable[[], None]]:
+    """A call whose result is truthy when ``fd`` can be read without blocking, and what to
+    call to release it. It runs before every write to a stream, in any thread and without
+    the stream's lock, so it is one system call bound once, with no Python frame around
+    it: ``epoll_wait`` where there is epoll, else ``select`` (a ``poll`` object refuses
+    two threads at once). A pipe at EOF counts as readable with either."""
     if hasattr(select, "epoll"):
         epoll = select.epoll(1)
         epoll.register(fd, select.EPOLLIN)
         return functools.partial(epoll.poll, 0, 1), epoll.close
-    poll = select.poll()
-    poll.register(fd, select.POLLIN)
-    return functools.partial(poll.poll, 0), lambda: None
+    readable = functools.partial(select.select, [fd], [], [], 0)
+    return lambda: readable()[0], lambda: None
 
 
 def _fd_of(stream: Any) -> int | None:

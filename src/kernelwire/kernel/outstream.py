@@ -20,9 +20,15 @@ still goes out at once. What was written still survives an ``os._exit`` right af
 publishes what the streams hold and waits until IOPub has written it (see
 :mod:`.exitguard`).
 
-Text keeps the parent (the request) of the thread that wrote it: when a write comes under
-another parent (a subshell's cell printing while the main shell's does), what was pending
-is published first, under its own parent.
+Text keeps the parent (the request) of the thread that wrote it: each write is kept with
+its parent, and a publish sends one message per run of writes under one parent (a
+subshell's cell printing while the main shell's does), in the order they were written.
+
+A write is the hot path (``print`` makes two): it takes no lock unless the fd has output
+to take first, so it never waits for a publish in progress. It appends its (parent, text)
+pair in one step; publishers, under the lock, take out only what they counted. The fd
+check is the one system call left per write; it cannot be skipped for any write without
+risking fd output landing after text written after it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Protocol
 
 from .exitguard import exit_guard
@@ -40,6 +48,8 @@ from .exitguard import exit_guard
 #: ``publish(stream_name, text, parent)``: sends one ``stream`` message; ``parent`` is what
 #: ``current_parent()`` gave when the text was written.
 StreamPublisher = Callable[[str, str, Any], None]
+
+_PARENT, _TEXT = itemgetter(0), itemgetter(1)  # of a pending (parent, text) pair
 
 
 class FdSource(Protocol):
@@ -79,11 +89,14 @@ class OutStream(io.TextIOBase):
         self.channel = channel
         self._publish = publish
         self._flusher = flusher
+        #: Held by whoever takes from the pending list or reads the fd (never by a write
+        #: that finds the fd empty: see :meth:`write`).
         self._lock = threading.RLock()
-        self._pending: list[str] = []
+        #: What was written, with the parent it was written under, oldest first.
+        self._pending: list[tuple[Any, str]] = []
+        self._reading_fd = False  # the fd was read and the text is not appended yet
         self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._current_parent = current_parent
-        self._pending_parent: Any = None
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
         self._bypassed = False  # closed, or _direct_fd set: write() leaves the buffer alone
@@ -129,15 +142,18 @@ class OutStream(io.TextIOBase):
         if self._bypassed:
             return self._write_bypassing(text)
         if text:
-            parent = self._current_parent()
-            with self._lock:
-                source = self._fd_source
-                if source is not None and source.has_output():
-                    self._take_fd_output()  # what a child wrote before this write goes first
-                if parent is not self._pending_parent:
-                    self._publish_locked()  # under the parent it was written for
-                    self._pending_parent = parent
-                self._pending.append(text)
+            written = (self._current_parent(), text)
+            source = self._fd_source
+            if (source is not None and source.has_output()) or self._reading_fd:
+                with self._lock:  # what was written to the fd before this write goes first
+                    self._take_fd_output()
+                    self._pending.append(written)
+            else:
+                # No lock: the append is one atomic step under the GIL, and takers only
+                # remove what they counted. Output written to the fd before the check
+                # above is in the list already: it was not in the pipe, so a taker read
+                # it and was done appending it (_reading_fd is cleared after the append).
+                self._pending.append(written)
             if not self._flusher.due:  # appended first: a flush that missed it is due again
                 self._flusher.request()
         return len(text)
@@ -169,8 +185,8 @@ class OutStream(io.TextIOBase):
             self._flusher.request()
 
     def publish_pending(self) -> None:
-        """Publish everything written so far, fd output included, as one message (nothing
-        if nothing was written)."""
+        """Publish everything written so far, fd output included: one message per run of
+        writes under one parent (nothing if nothing was written)."""
         source = self._fd_source
         if source is not None:
             source.flush_c_stdio()  # outside the lock: it may wait for a pipe to drain
@@ -179,12 +195,17 @@ class OutStream(io.TextIOBase):
             self._publish_locked()
 
     def _publish_locked(self) -> None:
-        """Publish the pending text (the caller holds the lock)."""
-        if not self._pending:
+        """Publish the pending text, one message per run of writes under one parent (the
+        caller holds the lock). Writes may append meanwhile: only what was counted is
+        taken out, so a write landing now stays for the next publish."""
+        pending = self._pending
+        count = len(pending)
+        if not count:
             return
-        text = "".join(self._pending)
-        self._pending.clear()
-        self._publish(self.channel, text, self._pending_parent)
+        taken = pending[:count]
+        del pending[:count]
+        for parent, run in groupby(taken, key=_PARENT):
+            self._publish(self.channel, "".join(map(_TEXT, run)), parent)
 
     def flush(self) -> None:
         """Publish what was written: now, or within the flusher's interval when the previous
@@ -199,14 +220,20 @@ class OutStream(io.TextIOBase):
         self.publish_pending()
 
     def _take_fd_output(self) -> bool:
-        """Append what the fd holds to the pending text (the caller holds the lock)."""
-        if self._fd_source is None:
+        """Append what the fd holds to the pending text (the caller holds the lock), under
+        the parent of the text before it (or, with none pending, the reader's shell's)."""
+        source = self._fd_source
+        if source is None:
             return False
-        text = self._fd_source.read_available()
-        if text:
-            if not self._pending:  # no writer to take the parent from: the reader's shell
-                self._pending_parent = self._current_parent()
-            self._pending.append(text)
+        self._reading_fd = True  # until appended: see write()
+        try:
+            text = source.read_available()
+            if text:
+                pending = self._pending
+                parent = pending[-1][0] if pending else self._current_parent()
+                pending.append((parent, text))
+        finally:
+            self._reading_fd = False
         return bool(text)
 
 
