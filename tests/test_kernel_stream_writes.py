@@ -220,3 +220,41 @@ def test_writes_to_a_closed_stream_and_of_bytes_are_refused() -> None:
     with pytest.raises(ValueError, match="closed"):
         stream.write("late\n")
     assert published == [("kept\n", None)]
+
+
+def test_a_lone_write_goes_out_once_writes_pause_not_after_the_interval() -> None:
+    """``print(); time.sleep(1)``: the flusher publishes as soon as no more writes come,
+    not only once its longest wait for more is over (ten minutes here: the bounded wait
+    below fails long before that)."""
+    stream, published = _collecting_stream()
+    flusher = Flusher(interval=600)
+    stream._flusher = flusher
+    flusher.streams.append(stream)
+    flusher.start()
+    try:
+        stream.write("before the sleep\n")
+        _wait_for(lambda: bool(published))
+    finally:
+        flusher.stop()
+    assert published == [("before the sleep\n", None)]
+
+
+def test_writes_that_keep_coming_are_published_together() -> None:
+    """Publishing once the writes pause must not send a message per write of a loop that
+    keeps writing: each write here comes a millisecond after the last, far less than
+    the pause the flusher waits for, so it waits on (up to ten minutes here)."""
+    stream, published = _collecting_stream()
+    flusher = Flusher(interval=600, quiet=0.05)
+    stream._flusher = flusher
+    flusher.streams.append(stream)
+    writes = 200
+    flusher.start()
+    try:
+        for i in range(writes):
+            stream.write(f"{i}\n")
+            time.sleep(0.001)
+        expected = "".join(f"{i}\n" for i in range(writes))
+        _wait_for(lambda: "".join(text for text, _ in published) == expected)
+    finally:
+        flusher.stop()
+    assert len(published) < writes // 2  # one per pause, not one per write

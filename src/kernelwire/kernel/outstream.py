@@ -1,9 +1,10 @@
 """``sys.stdout``/``sys.stderr`` replacements that publish ``stream`` messages on IOPub.
 
-Writes are buffered and coalesced: a background flusher publishes what was written at most
-``interval`` seconds later, so a loop printing thousands of lines sends few messages while
-``print(); time.sleep()`` still shows up promptly. The kernel flushes explicitly before any
-other output (display, result, error) so the order a cell produced things is kept.
+Writes are buffered and coalesced: a background flusher publishes what was written once
+the writes pause for ``quiet`` seconds, or ``interval`` seconds after the first at the
+latest, so a loop printing thousands of lines sends few messages while
+``print(); time.sleep()`` shows up within ``quiet``. The kernel flushes explicitly before
+any other output (display, result, error) so the order a cell produced things is kept.
 
 A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output written to
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
@@ -173,6 +174,11 @@ class OutStream(io.TextIOBase):
         super().close()
         self._bypassed = True
 
+    @property
+    def pending_writes(self) -> int:
+        """How many writes wait to be published (the flusher watches this grow)."""
+        return len(self._pending)
+
     def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
         for line in lines:
             self.write(line)
@@ -238,10 +244,14 @@ class OutStream(io.TextIOBase):
 
 
 class Flusher:
-    """One daemon thread that flushes the registered streams shortly after a write."""
+    """One daemon thread that flushes the registered streams shortly after a write: once
+    the writes pause for ``quiet`` seconds (``print(); time.sleep(1)`` shows at once), or
+    ``interval`` seconds after the first one at the latest (a flood of prints goes out in
+    a few large messages, yet keeps showing while it runs)."""
 
-    def __init__(self, interval: float = 0.05, min_gap: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.05, min_gap: float = 0.005, quiet: float = 0.01) -> None:
         self.interval = interval
+        self.quiet = quiet
         #: Seconds between two explicit flushes of a stream that each publish at once.
         self.min_gap = min_gap
         self.streams: list[OutStream] = []
@@ -275,7 +285,7 @@ class Flusher:
     def _run(self) -> None:
         while not self._stopped.is_set():
             self._wanted.wait()
-            if self._stopped.wait(self.interval):  # let more writes join this flush
+            if self._wait_for_a_pause():  # let more writes join this flush
                 return  # the kernel's last flush_all publishes what is left
             self._wanted.clear()
             # Cleared before the streams are taken: a write appended after that sees no
@@ -285,3 +295,19 @@ class Flusher:
                 self.flush_all()
             except Exception:  # keep flushing later output even if one publish failed
                 logging.getLogger("kernelwire.kernel").exception("flushing output failed")
+
+    def _wait_for_a_pause(self) -> bool:
+        """Wait until no stream was written to for ``quiet`` seconds, or ``interval``
+        seconds at most; True if the flusher was stopped meanwhile. Writes are not counted
+        (that would cost every print): the streams' pending lists are watched instead."""
+        deadline = time.monotonic() + self.interval
+        sizes = [stream.pending_writes for stream in self.streams]
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._stopped.wait(min(self.quiet, left)):
+                return True
+            before, sizes = sizes, [stream.pending_writes for stream in self.streams]
+            if sizes == before:
+                return False
