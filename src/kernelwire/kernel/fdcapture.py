@@ -86,8 +86,8 @@ def _enlarge_pipe(fd: int) -> None:
 def _readiness_check(fd: int) -> tuple[Callable[[], object], Callable[[], None]]:
     """A call whose result is truthy when ``fd`` can be read without blocking, and what to
     call to release it. It runs before every write to a stream, in any thread and without
-    the stream's lock, so it is one system call bound once, with no Python frame around
-    it: ``epoll_wait`` where there is epoll, else ``select`` (a ``poll`` object refuses
+    the stream's lock, so it is one system call bound once: ``epoll_wait`` where there is
+    epoll (Linux; no Python frame around it), else ``select`` (a ``poll`` object refuses
     two threads at once). A pipe at EOF counts as readable with either."""
     if hasattr(select, "epoll"):
         epoll = select.epoll(1)

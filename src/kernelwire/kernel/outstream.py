@@ -152,8 +152,8 @@ class OutStream(io.TextIOBase):
             else:
                 # No lock: the append is one atomic step under the GIL, and takers only
                 # remove what they counted. Output written to the fd before the check
-                # above is in the list already: it was not in the pipe, so a taker read
-                # it and was done appending it (_reading_fd is cleared after the append).
+                # above is in the list already: it was not in the pipe, so a taker had
+                # read it, and had appended it too, as _reading_fd is clear again.
                 self._pending.append(written)
             if not self._flusher.due:  # appended first: a flush that missed it is due again
                 self._flusher.request()
@@ -171,6 +171,7 @@ class OutStream(io.TextIOBase):
         return len(text)
 
     def close(self) -> None:
+        """Publish what was written; later writes are refused."""
         super().close()
         self._bypassed = True
 
