@@ -134,7 +134,7 @@ def test_a_write_does_not_wait_for_a_publish_in_progress() -> None:
         published.append((text, parent))
         if text == "first":
             entered.set()
-            assert release.wait(WAIT)
+            assert release.wait(4 * WAIT)  # outlasts the writer's join below
 
     stream = OutStream("stdout", publish, Flusher())
     stream.write("first")
