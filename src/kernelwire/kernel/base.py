@@ -97,6 +97,16 @@ def _error_reply(exc: BaseException) -> dict[str, Any]:
     }
 
 
+class _ShellLocal(threading.local):
+    """Per thread, the shell context it serves: a thread that is no shell's (the main one,
+    user threads) starts with the main shell's. A default per thread rather than
+    ``getattr(..., default)``: a missing attribute costs an exception each time, and every
+    ``print`` asks for this (the parent of its text)."""
+
+    def __init__(self, main_shell: ShellContext) -> None:
+        self.context = main_shell
+
+
 class KernelBase:
     """A kernel speaking Jupyter protocol 5.6; subclasses implement the ``do_*`` hooks
     (ipykernel's wrapper-kernel API) and set the class attributes below."""
@@ -153,7 +163,7 @@ class KernelBase:
 
         # The main shell's request and interrupt state; a subshell thread has its own.
         self._main_shell = ShellContext(self.shell, self.shell, None, InterruptGate())
-        self._shell_local = threading.local()
+        self._shell_local = _ShellLocal(self._main_shell)
         self.subshells = SubshellManager(
             self,
             self.io.open_subshell_outbox,
@@ -315,7 +325,7 @@ class KernelBase:
         return None if context.cell_count is None else context
 
     def _shell_context(self) -> ShellContext:
-        return getattr(self._shell_local, "context", self._main_shell)
+        return self._shell_local.context
 
     def _enter_shell(self, context: ShellContext) -> None:
         """Make the calling thread a subshell's (see :mod:`.subshells`)."""
@@ -323,7 +333,7 @@ class KernelBase:
 
     def _leave_shell(self) -> None:
         """A subshell's thread ends: its event loop goes with it."""
-        del self._shell_local.context
+        self._shell_local.context = self._main_shell
         loop = getattr(self._loops, "loop", None)
         if loop is not None:
             self._all_loops.remove(loop)

@@ -24,12 +24,14 @@ from __future__ import annotations
 import codecs
 import ctypes
 import faulthandler
+import functools
 import logging
 import os
 import select
 import selectors
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from .outstream import OutStream
@@ -81,6 +83,20 @@ def _enlarge_pipe(fd: int) -> None:
         log.debug("pipe size left as it was: %s", exc)
 
 
+def _readiness_check(fd: int) -> tuple[Callable[[], object], Callable[[], None]]:
+    """A call whose result is truthy when ``fd`` can be read without blocking, and what to
+    call to release it. It runs before every write to a stream, in any thread and without
+    the stream's lock, so it is one system call bound once: ``epoll_wait`` where there is
+    epoll (Linux; no Python frame around it), else ``select`` (a ``poll`` object refuses
+    two threads at once). A pipe at EOF counts as readable with either."""
+    if hasattr(select, "epoll"):
+        epoll = select.epoll(1)
+        epoll.register(fd, select.EPOLLIN)
+        return functools.partial(epoll.poll, 0, 1), epoll.close
+    readable = functools.partial(select.select, [fd], [], [], 0)
+    return lambda: readable()[0], lambda: None
+
+
 def _fd_of(stream: Any) -> int | None:
     try:
         return int(stream.fileno())
@@ -103,15 +119,12 @@ class CapturedFd:
         write_end = _above_std_fds(write_end)
         _enlarge_pipe(write_end)
         os.set_blocking(self.read_end, False)
-        self._readable = select.poll()  # used under the stream's lock, one thread at a time
-        self._readable.register(self.read_end, select.POLLIN)
+        #: Truthy when the pipe holds output not read yet (or is at EOF): see FdSource.
+        self.has_output, self._close_check = _readiness_check(self.read_end)
         os.dup2(write_end, fd)  # inheritable: child processes write into the pipe too
         os.close(write_end)
         self.at_eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def has_output(self) -> bool:
-        return self.at_eof or bool(self._readable.poll(0))
 
     def read_available(self) -> str:
         if not self.has_output():
@@ -136,6 +149,11 @@ class CapturedFd:
     def flush_c_stdio(self) -> None:
         if self._fflush is not None:
             self._fflush(None)  # every FILE: stdout and stderr both lead into the pipes
+
+    def close(self) -> None:
+        """Release the pipe's read end (once the stream no longer asks it for output)."""
+        self._close_check()
+        os.close(self.read_end)
 
     def restore(self) -> None:
         """Point the fd back where it pointed before; the pipe then reaches EOF once the
@@ -199,7 +217,7 @@ class FdCapture:
             self._thread.join(timeout=5)
         for fd, captured in self._captured.items():
             self._streams[fd].attach_fd(None)  # takes the pipe's last text into the buffer
-            os.close(captured.read_end)
+            captured.close()
             if captured.saved is not None:
                 os.close(captured.saved)
         self._selector.close()

@@ -107,8 +107,9 @@ class PythonKernel(KernelBase):
     # ------------------------------------------------------------------ publishing
 
     def _stream_parent(self) -> dict[str, Any]:
-        """The request whose output a write is: this thread's shell's (a subshell's own)."""
-        return self._parent
+        """The request whose output a write is: this thread's shell's (a subshell's own).
+        Called on every write: one attribute chain, not the ``_parent`` property's calls."""
+        return self._shell_local.context.parent
 
     def _publish_stream(self, name: str, text: str, parent: dict[str, Any] | None = None) -> None:
         self.iopub.publish(

@@ -1,9 +1,10 @@
 """``sys.stdout``/``sys.stderr`` replacements that publish ``stream`` messages on IOPub.
 
-Writes are buffered and coalesced: a background flusher publishes what was written at most
-``interval`` seconds later, so a loop printing thousands of lines sends few messages while
-``print(); time.sleep()`` still shows up promptly. The kernel flushes explicitly before any
-other output (display, result, error) so the order a cell produced things is kept.
+Writes are buffered and coalesced: a background flusher publishes what was written once
+the writes pause for ``quiet`` seconds, or ``interval`` seconds after the first at the
+latest, so a loop printing thousands of lines sends few messages while
+``print(); time.sleep()`` shows up within ``quiet``. The kernel flushes explicitly before
+any other output (display, result, error) so the order a cell produced things is kept.
 
 A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output written to
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
@@ -20,9 +21,15 @@ still goes out at once. What was written still survives an ``os._exit`` right af
 publishes what the streams hold and waits until IOPub has written it (see
 :mod:`.exitguard`).
 
-Text keeps the parent (the request) of the thread that wrote it: when a write comes under
-another parent (a subshell's cell printing while the main shell's does), what was pending
-is published first, under its own parent.
+Text keeps the parent (the request) of the thread that wrote it: each write is kept with
+its parent, and a publish sends one message per run of writes under one parent (a
+subshell's cell printing while the main shell's does), in the order they were written.
+
+A write is the hot path (``print`` makes two): it takes no lock unless the fd has output
+to take first, so it never waits for a publish in progress. It appends its (parent, text)
+pair in one step; publishers, under the lock, take out only what they counted. The fd
+check is the one system call left per write; it cannot be skipped for any write without
+risking fd output landing after text written after it.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Protocol
 
 from .exitguard import exit_guard
@@ -41,15 +50,18 @@ from .exitguard import exit_guard
 #: ``current_parent()`` gave when the text was written.
 StreamPublisher = Callable[[str, str, Any], None]
 
+_PARENT, _TEXT = itemgetter(0), itemgetter(1)  # of a pending (parent, text) pair
+
 
 class FdSource(Protocol):
     """A file descriptor whose output a stream publishes (implemented in :mod:`.fdcapture`)."""
 
     fd: int
 
-    def has_output(self) -> bool:
-        """Whether ``fd`` holds text not read yet (one ``poll`` system call, no more: it
-        runs before every write to the stream)."""
+    @property
+    def has_output(self) -> Callable[[], object]:
+        """A call whose result is truthy when ``fd`` holds text not read yet. It runs
+        before every write to the stream: one system call, no more, and no Python frame."""
         ...
 
     def read_available(self) -> str:
@@ -78,13 +90,17 @@ class OutStream(io.TextIOBase):
         self.channel = channel
         self._publish = publish
         self._flusher = flusher
+        #: Held by whoever takes from the pending list or reads the fd (never by a write
+        #: that finds the fd empty: see :meth:`write`).
         self._lock = threading.RLock()
-        self._pending: list[str] = []
+        #: What was written, with the parent it was written under, oldest first.
+        self._pending: list[tuple[Any, str]] = []
+        self._reading_fd = False  # the fd was read and the text is not appended yet
         self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._current_parent = current_parent
-        self._pending_parent: Any = None
         self._fd_source: FdSource | None = None
         self._direct_fd: int | None = None  # set in a forked child: write to the fd itself
+        self._bypassed = False  # closed, or _direct_fd set: write() leaves the buffer alone
 
     @property
     def name(self) -> str:
@@ -115,30 +131,54 @@ class OutStream(io.TextIOBase):
         source = self._fd_source
         if source is not None:
             self._direct_fd = source.fd
+            self._bypassed = True
             self._fd_source = None
             self._pending = []  # the parent publishes what was written before the fork
 
     def write(self, text: str) -> int:
+        # Every print() calls this twice: each check costs, so the usual case comes first
+        # and asks as little as it can (see benchmarks/bench_e2e.py, "15,000 prints").
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self._bypassed:
+            return self._write_bypassing(text)
+        if text:
+            written = (self._current_parent(), text)
+            source = self._fd_source
+            if (source is not None and source.has_output()) or self._reading_fd:
+                with self._lock:  # what was written to the fd before this write goes first
+                    self._take_fd_output()
+                    self._pending.append(written)
+            else:
+                # No lock: the append is one atomic step under the GIL, and takers only
+                # remove what they counted. Output written to the fd before the check
+                # above is in the list already: it was not in the pipe, so a taker had
+                # read it, and had appended it too, as _reading_fd is clear again.
+                self._pending.append(written)
+            if not self._flusher.due:  # appended first: a flush that missed it is due again
+                self._flusher.request()
+        return len(text)
+
+    def _write_bypassing(self, text: str) -> int:
+        """A write that does not reach the buffer: refused once closed, or straight to the
+        fd in a forked child."""
         if self.closed:
             raise ValueError("I/O operation on closed stream")
         if text and self._direct_fd is not None:
             data = memoryview(text.encode("utf-8", "backslashreplace"))
             while data:
                 data = data[os.write(self._direct_fd, data) :]
-        elif text:
-            parent = self._current_parent()
-            with self._lock:
-                source = self._fd_source
-                if source is not None and source.has_output():
-                    self._take_fd_output()  # what a child wrote before this write goes first
-                if parent is not self._pending_parent:
-                    self._publish_locked()  # under the parent it was written for
-                    self._pending_parent = parent
-                self._pending.append(text)
-            self._flusher.request()
         return len(text)
+
+    def close(self) -> None:
+        """Publish what was written; later writes are refused."""
+        super().close()
+        self._bypassed = True
+
+    @property
+    def pending_writes(self) -> int:
+        """How many writes wait to be published (the flusher watches this grow)."""
+        return len(self._pending)
 
     def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
         for line in lines:
@@ -152,8 +192,8 @@ class OutStream(io.TextIOBase):
             self._flusher.request()
 
     def publish_pending(self) -> None:
-        """Publish everything written so far, fd output included, as one message (nothing
-        if nothing was written)."""
+        """Publish everything written so far, fd output included: one message per run of
+        writes under one parent (nothing if nothing was written)."""
         source = self._fd_source
         if source is not None:
             source.flush_c_stdio()  # outside the lock: it may wait for a pipe to drain
@@ -162,12 +202,17 @@ class OutStream(io.TextIOBase):
             self._publish_locked()
 
     def _publish_locked(self) -> None:
-        """Publish the pending text (the caller holds the lock)."""
-        if not self._pending:
+        """Publish the pending text, one message per run of writes under one parent (the
+        caller holds the lock). Writes may append meanwhile: only what was counted is
+        taken out, so a write landing now stays for the next publish."""
+        pending = self._pending
+        count = len(pending)
+        if not count:
             return
-        text = "".join(self._pending)
-        self._pending.clear()
-        self._publish(self.channel, text, self._pending_parent)
+        taken = pending[:count]
+        del pending[:count]
+        for parent, run in groupby(taken, key=_PARENT):
+            self._publish(self.channel, "".join(map(_TEXT, run)), parent)
 
     def flush(self) -> None:
         """Publish what was written: now, or within the flusher's interval when the previous
@@ -182,26 +227,38 @@ class OutStream(io.TextIOBase):
         self.publish_pending()
 
     def _take_fd_output(self) -> bool:
-        """Append what the fd holds to the pending text (the caller holds the lock)."""
-        if self._fd_source is None:
+        """Append what the fd holds to the pending text (the caller holds the lock), under
+        the parent of the text before it (or, with none pending, the reader's shell's)."""
+        source = self._fd_source
+        if source is None:
             return False
-        text = self._fd_source.read_available()
-        if text:
-            if not self._pending:  # no writer to take the parent from: the reader's shell
-                self._pending_parent = self._current_parent()
-            self._pending.append(text)
+        self._reading_fd = True  # until appended: see write()
+        try:
+            text = source.read_available()
+            if text:
+                pending = self._pending
+                parent = pending[-1][0] if pending else self._current_parent()
+                pending.append((parent, text))
+        finally:
+            self._reading_fd = False
         return bool(text)
 
 
 class Flusher:
-    """One daemon thread that flushes the registered streams shortly after a write."""
+    """One daemon thread that flushes the registered streams shortly after a write: once
+    the writes pause for ``quiet`` seconds (``print(); time.sleep(1)`` shows at once), or
+    ``interval`` seconds after the first one at the latest (a flood of prints goes out in
+    a few large messages, yet keeps showing while it runs)."""
 
-    def __init__(self, interval: float = 0.05, min_gap: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.05, min_gap: float = 0.005, quiet: float = 0.01) -> None:
         self.interval = interval
+        self.quiet = quiet
         #: Seconds between two explicit flushes of a stream that each publish at once.
         self.min_gap = min_gap
         self.streams: list[OutStream] = []
         self._wanted = threading.Event()
+        #: A flush is on its way (writers check this before calling :meth:`request`).
+        self.due = False
         self._stopped = threading.Event()  # also ends the wait for more writes, at once
         self._thread = threading.Thread(target=self._run, name="kernelwire-flusher", daemon=True)
 
@@ -210,8 +267,9 @@ class Flusher:
         exit_guard.add(self.flush_all)
 
     def request(self) -> None:
-        """Ask for a flush within ``interval`` seconds (cheap when one is already due)."""
-        if not self._wanted.is_set():
+        """Ask for a flush within ``interval`` seconds."""
+        if not self.due:
+            self.due = True
             self._wanted.set()
 
     def flush_all(self) -> None:
@@ -228,10 +286,29 @@ class Flusher:
     def _run(self) -> None:
         while not self._stopped.is_set():
             self._wanted.wait()
-            if self._stopped.wait(self.interval):  # let more writes join this flush
+            if self._wait_for_a_pause():  # let more writes join this flush
                 return  # the kernel's last flush_all publishes what is left
             self._wanted.clear()
+            # Cleared before the streams are taken: a write appended after that sees no
+            # flush due and asks again; one appended before is in this flush.
+            self.due = False
             try:
                 self.flush_all()
             except Exception:  # keep flushing later output even if one publish failed
                 logging.getLogger("kernelwire.kernel").exception("flushing output failed")
+
+    def _wait_for_a_pause(self) -> bool:
+        """Wait until no stream was written to for ``quiet`` seconds, or ``interval``
+        seconds at most; True if the flusher was stopped meanwhile. Writes are not counted
+        (that would cost every print): the streams' pending lists are watched instead."""
+        deadline = time.monotonic() + self.interval
+        sizes = [stream.pending_writes for stream in self.streams]
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._stopped.wait(min(self.quiet, left)):
+                return True
+            before, sizes = sizes, [stream.pending_writes for stream in self.streams]
+            if sizes == before:
+                return False

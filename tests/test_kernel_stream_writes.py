@@ -1,0 +1,260 @@
+"""How writes to the kernel's ``sys.stdout``/``sys.stderr`` (:class:`.OutStream`) meet the
+threads that publish them and the captured fd they share with child processes.
+
+A write that finds the captured pipe empty appends without the stream's lock: it neither
+waits for a publish in progress, nor passes output that a reader already took from the
+pipe. Real pipes (a :class:`.CapturedFd` on a spare fd) and real threads; every wait only
+turns a hang into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from kernelwire.kernel.fdcapture import CapturedFd
+from kernelwire.kernel.outstream import Flusher, OutStream
+
+WAIT = 30.0  # only turns a hang into a failure
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fd capture is POSIX only")
+
+Published = list[tuple[str, Any]]
+
+
+def _collecting_stream(
+    current_parent: Callable[[], Any] = lambda: None,
+) -> tuple[OutStream, Published]:
+    published: Published = []
+    stream = OutStream(
+        "stdout",
+        lambda _name, text, parent: published.append((text, parent)),
+        Flusher(),
+        current_parent=current_parent,
+    )
+    return stream, published
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.001)
+
+
+class PausingCapture(CapturedFd):
+    """A captured fd whose reader, once ``pause`` is set, stops after reading the pipe and
+    before the stream appends the text, until ``go`` is set."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd, None)
+        self.pause = False
+        self.read = threading.Event()
+        self.go = threading.Event()
+
+    def read_available(self) -> str:
+        text = super().read_available()
+        if self.pause and text:
+            self.read.set()
+            assert self.go.wait(WAIT)
+        return text
+
+
+class WatchedLock:
+    """The stream's lock, noting when ``watched`` (a thread) asks for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.watched: threading.Thread | None = None
+        self.asked = threading.Event()
+
+    def __enter__(self) -> WatchedLock:
+        if threading.current_thread() is self.watched:
+            self.asked.set()
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+@pytest.fixture
+def spare_fd() -> Iterator[int]:
+    """An fd above 2 to capture (fds 1 and 2 stay with pytest)."""
+    fd = os.open(os.devnull, os.O_WRONLY)
+    yield fd
+    os.close(fd)
+
+
+def test_fd_output_a_reader_took_goes_before_a_write_made_meanwhile(spare_fd: int) -> None:
+    """The reader thread has emptied the pipe but not appended the text yet when a write
+    comes: the write finds the pipe empty, and must still go after that text."""
+    stream, published = _collecting_stream()
+    source = PausingCapture(spare_fd)
+    lock = WatchedLock()
+    stream._lock = lock  # type: ignore[assignment]
+    stream.attach_fd(source)
+    try:
+        source.pause = True
+        os.write(spare_fd, b"from the fd\n")
+        reader = threading.Thread(target=stream.absorb_fd_output)
+        reader.start()
+        assert source.read.wait(WAIT)
+        writer = threading.Thread(target=stream.write, args=("from print\n",))
+        lock.watched = writer
+        writer.start()
+        _wait_for(lambda: lock.asked.is_set() or not writer.is_alive())  # appended or waits
+        source.go.set()
+        reader.join(WAIT)
+        writer.join(WAIT)
+        stream.publish_pending()
+        assert "".join(text for text, _ in published) == "from the fd\nfrom print\n"
+    finally:
+        source.go.set()
+        stream.attach_fd(None)
+        source.restore()
+        source.close()
+        if source.saved is not None:
+            os.close(source.saved)
+
+
+def test_a_write_does_not_wait_for_a_publish_in_progress() -> None:
+    """Publishing (IOPub) may be slow; a print meanwhile, with no fd output to take first,
+    goes on at once and its text is published next."""
+    entered, release = threading.Event(), threading.Event()
+    published: Published = []
+
+    def publish(_name: str, text: str, parent: Any) -> None:
+        published.append((text, parent))
+        if text == "first":
+            entered.set()
+            assert release.wait(4 * WAIT)  # outlasts the writer's join below
+
+    stream = OutStream("stdout", publish, Flusher())
+    stream.write("first")
+    publisher = threading.Thread(target=stream.publish_pending)
+    publisher.start()
+    try:
+        assert entered.wait(WAIT)
+        writer = threading.Thread(target=stream.write, args=("second",))
+        writer.start()
+        writer.join(WAIT)
+        assert not writer.is_alive(), "the write waited for the publish"
+    finally:
+        release.set()
+        publisher.join(WAIT)
+    stream.publish_pending()
+    assert [text for text, _ in published] == ["first", "second"]
+
+
+@pytest.mark.usefixtures("busy_switching")
+def test_threads_writing_while_the_flusher_publishes_lose_nothing() -> None:
+    """Several threads print under parents of their own while the flusher thread
+    publishes: every text arrives once, under its writer's parent, in its writer's order."""
+    parents = threading.local()
+    published: Published = []
+    flusher = Flusher(interval=0.001)
+    stream = OutStream(
+        "stdout",
+        lambda _name, text, parent: published.append((text, parent)),
+        flusher,
+        current_parent=lambda: getattr(parents, "name", None),
+    )
+    flusher.streams.append(stream)
+    lines = 2000
+
+    start = threading.Barrier(4)
+
+    def writer(name: str) -> None:
+        parents.name = name
+        start.wait(WAIT)
+        for i in range(lines):
+            print(name, i, file=stream)
+
+    names = [f"thread{n}" for n in range(4)]
+    threads = [threading.Thread(target=writer, args=(name,)) for name in names]
+    flusher.start()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+    finally:
+        flusher.stop()
+    stream.publish_pending()
+    by_parent: dict[str, list[str]] = {name: [] for name in names}
+    for text, parent in published:
+        by_parent[parent].append(text)
+    for name in names:
+        assert "".join(by_parent[name]) == "".join(f"{name} {i}\n" for i in range(lines))
+
+
+def test_a_write_after_a_flush_asks_for_the_next_one() -> None:
+    """The flusher publishes a write on its own, and again a write that comes after it
+    published (the flag that spares writes a wake-up is reset)."""
+    stream, published = _collecting_stream()
+    flusher = stream._flusher
+    flusher.streams.append(stream)
+    flusher.start()
+    try:
+        for text in ("one\n", "two\n", "three\n"):
+            stream.write(text)
+            _wait_for(lambda text=text: bool(published) and published[-1][0].endswith(text))
+    finally:
+        flusher.stop()
+    assert "".join(text for text, _ in published) == "one\ntwo\nthree\n"
+
+
+def test_writes_to_a_closed_stream_and_of_bytes_are_refused() -> None:
+    stream, published = _collecting_stream()
+    with pytest.raises(TypeError, match="must be str, not bytes"):
+        stream.write(b"bytes")  # type: ignore[arg-type]
+    stream.write("kept\n")
+    stream.close()  # publishes what was written
+    with pytest.raises(ValueError, match="closed"):
+        stream.write("late\n")
+    assert published == [("kept\n", None)]
+
+
+def test_a_lone_write_goes_out_once_writes_pause_not_after_the_interval() -> None:
+    """``print(); time.sleep(1)``: the flusher publishes as soon as no more writes come,
+    not only once its longest wait for more is over (ten minutes here: the bounded wait
+    below fails long before that)."""
+    stream, published = _collecting_stream()
+    flusher = Flusher(interval=600)
+    stream._flusher = flusher
+    flusher.streams.append(stream)
+    flusher.start()
+    try:
+        stream.write("before the sleep\n")
+        _wait_for(lambda: bool(published))
+    finally:
+        flusher.stop()
+    assert published == [("before the sleep\n", None)]
+
+
+def test_writes_that_keep_coming_are_published_together() -> None:
+    """Publishing once the writes pause must not send a message per write of a loop that
+    keeps writing: each write here comes a millisecond after the last, far less than
+    the pause the flusher waits for, so it waits on (up to ten minutes here)."""
+    stream, published = _collecting_stream()
+    flusher = Flusher(interval=600, quiet=0.05)
+    stream._flusher = flusher
+    flusher.streams.append(stream)
+    writes = 200
+    flusher.start()
+    try:
+        for i in range(writes):
+            stream.write(f"{i}\n")
+            time.sleep(0.001)
+        expected = "".join(f"{i}\n" for i in range(writes))
+        _wait_for(lambda: "".join(text for text, _ in published) == expected)
+    finally:
+        flusher.stop()
+    assert len(published) < writes // 2  # one per pause, not one per write
