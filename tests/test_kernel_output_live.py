@@ -163,3 +163,28 @@ def test_stopping_the_flusher_does_not_wait_out_its_interval() -> None:
     time.sleep(0.5)  # ...once it has run (were it slower, this test would pass either way)
     flusher.stop()
     assert not flusher._thread.is_alive()
+
+
+def test_stdout_stderr_and_display_keep_the_order_the_cell_wrote_them(
+    kernel: tuple[KernelProcess, BlockingKernelClient],
+) -> None:
+    _, client = kernel
+    msg_id = client.execute(
+        "import sys\nfrom kernelwire.kernel.display import display\n"
+        "print('a'); print('b', file=sys.stderr); print('c')\n"
+        "display('d'); print('e', file=sys.stderr)\nprint('end')"
+    )
+    outputs = _outputs_until(client, msg_id, "end\n")
+    streams = [
+        (o.get("name", o["msg_type"]), o.get("text", ""))
+        for o in outputs
+        if o["msg_type"] != "error"
+    ]
+    assert streams == [
+        ("stdout", "a\n"),
+        ("stderr", "b\n"),
+        ("stdout", "c\n"),
+        ("display_data", ""),
+        ("stderr", "e\n"),
+        ("stdout", "end\n"),
+    ]

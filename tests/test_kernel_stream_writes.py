@@ -258,3 +258,37 @@ def test_writes_that_keep_coming_are_published_together() -> None:
     finally:
         flusher.stop()
     assert len(published) < writes // 2  # one per pause, not one per write
+
+
+def test_stdout_and_stderr_text_arrives_in_the_order_it_was_written() -> None:
+    """print('a'); print('b', file=sys.stderr); print('c'): three messages a, b, c, not
+    stdout "a c" and then stderr "b"."""
+    published: list[tuple[str, str]] = []
+    flusher = Flusher(interval=600, quiet=600)  # nothing but the writes publishes
+
+    def publish(name: str, text: str, parent: Any) -> None:
+        published.append((name, text))
+
+    out, err = (OutStream(name, publish, flusher) for name in ("stdout", "stderr"))
+    flusher.streams += [out, err]
+    for stream, text in ((out, "a\n"), (out, "a2\n"), (err, "b\n"), (out, "c\n")):
+        stream.write(text)
+    flusher.flush_all()
+    assert published == [("stdout", "a\na2\n"), ("stderr", "b\n"), ("stdout", "c\n")]
+
+
+def test_a_writer_publishes_itself_once_its_stream_holds_too_much() -> None:
+    """With no flusher running (IOPub full, say), the pending writes stay bounded: the
+    writer publishes them, and so would wait for room in IOPub."""
+    from kernelwire.kernel.outstream import MAX_PENDING_WRITES
+
+    stream, published = _collecting_stream()
+    writer = threading.current_thread()
+    publishers: set[threading.Thread] = set()
+    inner = stream._publish
+    stream._publish = lambda *a: (publishers.add(threading.current_thread()), inner(*a))  # type: ignore[method-assign]
+    for _ in range(3 * MAX_PENDING_WRITES):
+        stream.write("x")
+        assert stream.pending_writes <= MAX_PENDING_WRITES
+    assert publishers == {writer}
+    assert sum(len(text) for text, _ in published) + stream.pending_writes == 3 * MAX_PENDING_WRITES

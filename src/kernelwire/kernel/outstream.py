@@ -4,7 +4,10 @@ Writes are buffered and coalesced: a background flusher publishes what was writt
 the writes pause for ``quiet`` seconds, or ``interval`` seconds after the first at the
 latest, so a loop printing thousands of lines sends few messages while
 ``print(); time.sleep()`` shows up within ``quiet``. The kernel flushes explicitly before
-any other output (display, result, error) so the order a cell produced things is kept.
+any other output (display, result, error) so the order a cell produced things is kept;
+and a write to stdout publishes what stderr holds first (and the other way round), so text
+interleaved across the two arrives interleaved. A stream holding MAX_PENDING_WRITES writes
+is published by the writer itself, which then waits while IOPub has no room.
 
 A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output written to
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
@@ -71,6 +74,11 @@ class FdSource(Protocol):
     def flush_c_stdio(self) -> None:
         """Push out what C code buffered in its ``FILE`` objects (``printf``)."""
         ...
+
+
+#: Writes a stream holds at most: past it, the writer publishes them itself, and so waits
+#: while IOPub has no room (a flood to a slow client would otherwise pile up here).
+MAX_PENDING_WRITES = 10_000
 
 
 class OutStream(io.TextIOBase):
@@ -143,6 +151,9 @@ class OutStream(io.TextIOBase):
         if self._bypassed:
             return self._write_bypassing(text)
         if text:
+            flusher = self._flusher
+            if flusher.last_writer is not self:  # the other stream's text goes out first
+                self._take_turn(flusher)
             written = (self._current_parent(), text)
             source = self._fd_source
             if (source is not None and source.has_output()) or self._reading_fd:
@@ -155,9 +166,18 @@ class OutStream(io.TextIOBase):
                 # above is in the list already: it was not in the pipe, so a taker had
                 # read it, and had appended it too, as _reading_fd is clear again.
                 self._pending.append(written)
-            if not self._flusher.due:  # appended first: a flush that missed it is due again
-                self._flusher.request()
+            if not flusher.due:  # appended first: a flush that missed it is due again
+                flusher.request()
+            elif len(self._pending) >= MAX_PENDING_WRITES:
+                self.publish_pending()  # waits while IOPub is full: memory stays bounded
         return len(text)
+
+    def _take_turn(self, flusher: Flusher) -> None:
+        """Publish what the stream written to before this one holds, so that stdout and
+        stderr text interleaved by a cell arrives interleaved (one message per switch)."""
+        previous, flusher.last_writer = flusher.last_writer, self
+        if previous is not None and previous.pending_writes:
+            previous.publish_pending()
 
     def _write_bypassing(self, text: str) -> int:
         """A write that does not reach the buffer: refused once closed, or straight to the
@@ -259,6 +279,8 @@ class Flusher:
         self._wanted = threading.Event()
         #: A flush is on its way (writers check this before calling :meth:`request`).
         self.due = False
+        #: The stream written to last (its streams share this flusher): see OutStream.write.
+        self.last_writer: OutStream | None = None
         self._stopped = threading.Event()  # also ends the wait for more writes, at once
         self._thread = threading.Thread(target=self._run, name="kernelwire-flusher", daemon=True)
 
