@@ -18,7 +18,8 @@ SNIPPET_NAMES = {
     "error": "raise an error whose message contains {token}",
     "input": "read a line with the language's input function, prompting {token}, and print "
     "it back to stdout",
-    "sleep": "run for 60 seconds unless interrupted",
+    "sleep": "print {token} to stdout, then run for 60 seconds unless interrupted (the "
+    "interrupt is sent once {token} arrives; without it, 0.3 s after execute_input)",
     "touch": "create the file {path} (the side effect the security checks look for)",
     "append": "append one line to the file {path}",
     "complete": "code whose completion at its end offers {complete_match}",
@@ -33,7 +34,7 @@ PYTHON = {
     "result": "6 * 7",
     "error": "raise ValueError({token!r})",
     "input": "print('echo:' + input({token!r}))",
-    "sleep": "import time\nfor _ in range(600):\n    time.sleep(0.1)",
+    "sleep": "import time\nprint({token!r})\nfor _ in range(600):\n    time.sleep(0.1)",
     "touch": "open({path!r}, 'w').close()",
     "append": "with open({path!r}, 'a') as f:\n    f.write('x\\n')",
     "complete": "prin",
