@@ -222,7 +222,9 @@ use_pyzmq_internals(
     not _PYZMQ_INTERNALS_MISSING and os.environ.get("KERNELWIRE_PYZMQ_INTERNALS") != "0"
 )
 
-_SNDMORE = zmq.SNDMORE
+#: A plain int: ``flags | zmq.SNDMORE`` (an enum member) runs enum's Python ``__or__``,
+#: once per frame sent.
+_SNDMORE = int(zmq.SNDMORE)
 _RCVMORE = zmq.RCVMORE
 _PLAIN_SOCKET = zmq.Socket
 
