@@ -138,7 +138,6 @@ def _unwrapped(frames: Sequence[Any]) -> list[Any]:
 _BACKEND_METHODS = {
     "send": ("self", "data", "flags", "copy", "track"),
     "recv": ("self", "flags", "copy", "track"),
-    "get": ("self", "option"),
 }
 
 
@@ -174,14 +173,9 @@ def _public_recv(socket: zmq.Socket[Any], flags: int, copy: bool) -> Any:
     return socket.recv(flags, copy=copy)
 
 
-def _public_get(socket: zmq.Socket[Any], option: int) -> Any:
-    return socket.getsockopt(option)
-
-
 _PYZMQ_INTERNALS_MISSING = _pyzmq_internals_missing()
 _send_one: Callable[..., Any] = _public_send
 _recv_one: Callable[..., Any] = _public_recv
-_get_option: Callable[..., Any] = _public_get
 #: Whether asend/arecv first try an asyncio socket's libzmq socket directly.
 _direct_async = False
 
@@ -190,20 +184,16 @@ def use_pyzmq_internals(enabled: bool) -> None:
     """Switch the fast paths that read pyzmq's internals on or off (off: pyzmq's public
     API only; same messages, slower). Switching on raises RuntimeError, naming what is
     missing, when the installed pyzmq lacks what they need."""
-    global _send_one, _recv_one, _get_option, _direct_async
+    global _send_one, _recv_one, _direct_async
     if enabled and _PYZMQ_INTERNALS_MISSING:
         raise RuntimeError(
             f"pyzmq {zmq.__version__} lacks what kernelwire's fast paths use: "
             + "; ".join(_PYZMQ_INTERNALS_MISSING)
         )
     if enabled:
-        _send_one, _recv_one, _get_option = (
-            zmq.backend.Socket.send,
-            zmq.backend.Socket.recv,
-            zmq.backend.Socket.get,
-        )
+        _send_one, _recv_one = zmq.backend.Socket.send, zmq.backend.Socket.recv
     else:
-        _send_one, _recv_one, _get_option = _public_send, _public_recv, _public_get
+        _send_one, _recv_one = _public_send, _public_recv
     _direct_async = enabled
 
 
@@ -222,8 +212,9 @@ use_pyzmq_internals(
     not _PYZMQ_INTERNALS_MISSING and os.environ.get("KERNELWIRE_PYZMQ_INTERNALS") != "0"
 )
 
-_SNDMORE = zmq.SNDMORE
-_RCVMORE = zmq.RCVMORE
+#: A plain int: ``flags | zmq.SNDMORE`` (an enum member) runs enum's Python ``__or__``,
+#: once per frame sent.
+_SNDMORE = int(zmq.SNDMORE)
 _PLAIN_SOCKET = zmq.Socket
 
 
@@ -263,28 +254,34 @@ def _send_multipart(
 def _recv_multipart(socket: Any, flags: int, copy: bool) -> list[Any]:
     """``socket.recv_multipart`` without pyzmq's per-call Python overhead.
 
-    With ``copy=False`` on a plain socket only the buffers (the frames after the five
-    signed ones) come as zmq Frames: identities, delimiter, signature, header, parent,
-    metadata and content are read whole at once anyway, and as bytes they skip a Frame
-    object and its ``.bytes`` copy each, and reach the codec's all-bytes fast path.
+    Each frame is read into a zmq Frame, whose ``more`` is a plain C read (reading the
+    RCVMORE option instead looks the option up in an enum, per frame). With ``copy=False``
+    on a plain socket only the buffers (the frames after the five signed ones) stay zmq
+    Frames: identities, delimiter, signature, header, parent, metadata and content are
+    read whole anyway, and as bytes they reach the codec's all-bytes fast path.
     """
     if socket.__class__ is not _PLAIN_SOCKET:
         return socket.recv_multipart(flags, copy=copy)  # type: ignore[no-any-return]
-    frame = _recv_one(socket, flags, True)
-    frames: list[Any] = [frame]
+    frame = _recv_one(socket, flags, False)
+    data = frame.bytes
+    frames: list[Any] = [data]
     if copy:
-        while _get_option(socket, _RCVMORE):
-            frames.append(_recv_one(socket, flags, True))
+        while frame.more:
+            frame = _recv_one(socket, flags, False)
+            frames.append(frame.bytes)
         return frames
-    while frame != DELIM and _get_option(socket, _RCVMORE):
-        frame = _recv_one(socket, flags, True)
-        frames.append(frame)
+    while data != DELIM and frame.more:
+        frame = _recv_one(socket, flags, False)
+        data = frame.bytes
+        frames.append(data)
     signed = MIN_FRAMES  # signature, header, parent, metadata, content
-    while signed and _get_option(socket, _RCVMORE):
-        frames.append(_recv_one(socket, flags, True))
+    while signed and frame.more:
+        frame = _recv_one(socket, flags, False)
+        frames.append(frame.bytes)
         signed -= 1
-    while _get_option(socket, _RCVMORE):
-        frames.append(_recv_one(socket, flags, False))
+    while frame.more:
+        frame = _recv_one(socket, flags, False)
+        frames.append(frame)
     return frames
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import zmq
 
+from ..transport import recv_frames, send_frames
 from .api import ClientOperations
 from .channels import KernelChannels
 from .core import Plan, run_plan
@@ -91,6 +92,13 @@ class BlockingClient(
     def _run(self, plan: Plan[Any]) -> Any:
         return run_plan(plan, self)
 
+    def _send_frames(self, channel: str, frames: list[Any]) -> None:
+        """Small frames (a request without big buffers) are copied: cheaper than a zero-copy
+        zmq Frame for each."""
+        threshold = self.session.copy_threshold
+        copy = all(frame.__class__ is bytes and len(frame) < threshold for frame in frames)
+        send_frames(self._sockets[channel], frames, copy=copy)
+
     def _receive(self, seconds: float, ping: bool) -> None:
         """Wait up to ``seconds`` for messages and file all that arrived, a batch a socket
         at a time (draining a flooded socket dry could take forever)."""
@@ -102,9 +110,9 @@ class BlockingClient(
             self.core.heartbeat.answered(time.monotonic())
         for socket, channel in self._channels.items():
             for _ in range(PUMP_BATCH if socket in ready else 0):
-                try:
-                    frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
-                except zmq.Again:
+                # the signed frames as bytes (the codec's fast path), buffers zero-copy
+                frames = recv_frames(socket, zmq.NOBLOCK, copy=False)
+                if frames is None:
                     break
                 answer = self.core.receive(channel, frames)
                 if answer is not None:

@@ -160,8 +160,8 @@ class PythonKernel(KernelBase):
         except (Exception, KeyboardInterrupt, SystemExit) as exc:
             error = error_content(exc)
         with self.interrupts.settled():
-            self.flusher.flush_all()
             if error is not None:
+                self.flusher.flush_all()  # the cell's output before its error
                 self.iopub.publish("error", error, self._parent)
                 if outcome.stderr_after_error:
                     self._publish_stream("stderr", outcome.stderr_after_error)

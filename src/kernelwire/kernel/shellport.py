@@ -21,6 +21,8 @@ from typing import Any
 
 import zmq
 
+from ..transport import send_frames
+
 
 class ShellPort:
     """What the main shell reads its requests from and sends its replies on
@@ -73,8 +75,8 @@ class ShellPort:
     def send_multipart(
         self, frames: Any, flags: int = 0, copy: bool = True, track: bool = False
     ) -> Any:
-        with self.lock:
-            return self.current.send_multipart(frames, flags, copy=copy, track=track)
+        with self.lock:  # without pyzmq's per-frame Python (the reply path of every request)
+            return send_frames(self.current, frames, copy=copy, track=track, flags=flags)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
         """The main shell's next request (NOBLOCK only: the lock is held meanwhile); those
