@@ -47,9 +47,15 @@ class BlockingClient(
         return zmq.Context.instance()
 
     def _prepare_io(self) -> None:
+        # The heartbeat is polled only while a ping waits for its answer (nothing else can
+        # arrive on a REQ socket): libzmq asks every socket polled for its events, two
+        # system calls each, before and after each wait.
         self._poller = zmq.Poller()
-        for socket in (*self._channels, self.hb):
+        for socket in self._channels:
             self._poller.register(socket, zmq.POLLIN)
+        self._poller_with_hb = zmq.Poller()
+        for socket in (*self._channels, self.hb):
+            self._poller_with_hb.register(socket, zmq.POLLIN)
 
     def close(self) -> None:
         """Close the sockets (the kernel keeps running)."""
@@ -104,7 +110,8 @@ class BlockingClient(
         at a time (draining a flooded socket dry could take forever)."""
         if ping:
             self._ping()
-        ready = dict(self._poller.poll(max(0, int(seconds * 1000))))
+        poller = self._poller if self.core.heartbeat.ping_sent is None else self._poller_with_hb
+        ready = dict(poller.poll(max(0, int(seconds * 1000))))
         if self.hb in ready:
             self.hb.recv()
             self.core.heartbeat.answered(time.monotonic())
@@ -120,10 +127,10 @@ class BlockingClient(
 
     def _heartbeat_lost(self) -> None:
         """A REQ socket that lost its reply can send no more: replace it."""
-        self._poller.unregister(self.hb)
+        self._poller_with_hb.unregister(self.hb)
         self.hb.close(linger=0)
         self.hb = self._connect("hb", zmq.REQ)
-        self._poller.register(self.hb, zmq.POLLIN)
+        self._poller_with_hb.register(self.hb, zmq.POLLIN)
         self.core.heartbeat.reset(time.monotonic())
 
     def _stdin_connected(self, timeout: float) -> bool:

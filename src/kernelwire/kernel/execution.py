@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+#: User code is compiled with ``dont_inherit=True`` besides: it must not inherit this
+#: module's ``from __future__ import annotations`` (its annotations would become strings).
 _COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _KERNEL_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: The file name code compiled for ``user_expressions`` carries.
@@ -222,7 +224,9 @@ class Executor:
     def _compile(
         self, node: ast.Module | ast.Expression, filename: str, mode: str
     ) -> types.CodeType:
-        code: types.CodeType = compile(node, filename, mode, flags=_COMPILE_FLAGS)
+        code: types.CodeType = compile(
+            node, filename, mode, flags=_COMPILE_FLAGS, dont_inherit=True
+        )
         self.sources.hold(filename, code)
         return code
 
@@ -280,5 +284,11 @@ class Executor:
     def evaluate(self, expression: str) -> Any:
         """The value of one expression in the user namespace (for user_expressions)."""
         return self._evaluate(
-            compile(expression, USER_EXPRESSION_FILENAME, "eval", flags=_COMPILE_FLAGS)
+            compile(
+                expression,
+                USER_EXPRESSION_FILENAME,
+                "eval",
+                flags=_COMPILE_FLAGS,
+                dont_inherit=True,
+            )
         )

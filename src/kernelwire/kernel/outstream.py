@@ -72,7 +72,8 @@ class FdSource(Protocol):
         ...
 
     def flush_c_stdio(self) -> None:
-        """Push out what C code buffered in its ``FILE`` objects (``printf``)."""
+        """Push out what C code buffered in its ``FILE`` objects (``printf``): all of
+        them (``fflush(NULL)``), so one call does for every stream."""
         ...
 
 
@@ -211,15 +212,25 @@ class OutStream(io.TextIOBase):
         if taken:
             self._flusher.request()
 
-    def publish_pending(self) -> None:
+    def publish_pending(self, c_stdio_flushed: bool = False) -> None:
         """Publish everything written so far, fd output included: one message per run of
-        writes under one parent (nothing if nothing was written)."""
-        source = self._fd_source
-        if source is not None:
-            source.flush_c_stdio()  # outside the lock: it may wait for a pipe to drain
+        writes under one parent (nothing if nothing was written). ``c_stdio_flushed``: the
+        caller has just pushed out C stdio's buffers (see :meth:`flush_c_stdio`)."""
+        if not c_stdio_flushed:
+            self.flush_c_stdio()
         with self._lock:
             self._take_fd_output()
             self._publish_locked()
+
+    def flush_c_stdio(self) -> bool:
+        """Push out what C code buffered, into the captured fd (every ``FILE`` at once, so
+        the other stream's too); False when there is no fd. Called outside the lock: it may
+        wait for a pipe to drain."""
+        source = self._fd_source
+        if source is None:
+            return False
+        source.flush_c_stdio()
+        return True
 
     def _publish_locked(self) -> None:
         """Publish the pending text, one message per run of writes under one parent (the
@@ -295,9 +306,12 @@ class Flusher:
             self._wanted.set()
 
     def flush_all(self) -> None:
-        """Publish what every stream holds (without waiting: IOPub keeps the order)."""
+        """Publish what every stream holds (without waiting: IOPub keeps the order). C
+        stdio is flushed once for all streams: the kernel flushes twice per request, and
+        each call into libc lets the other threads take the GIL."""
+        c_stdio_flushed = any(stream.flush_c_stdio() for stream in self.streams)
         for stream in self.streams:
-            stream.publish_pending()
+            stream.publish_pending(c_stdio_flushed)
 
     def stop(self) -> None:
         exit_guard.discard(self.flush_all)
