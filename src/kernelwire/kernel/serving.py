@@ -37,6 +37,7 @@ from .heartbeat import Heartbeat
 from .iopub import IOPubChannel
 from .parentwatch import EXIT_GRACE, WATCH_INTERVAL, LauncherWatch
 from .shellport import ShellPort
+from .sigwake import MissedSignalWatch
 
 if TYPE_CHECKING:
     from .base import KernelBase
@@ -158,8 +159,15 @@ class SocketServer:
         """SIGINT becomes KeyboardInterrupt in the running request's hook (see
         :mod:`.interrupts`) while the kernel serves; the previous handler comes back after,
         when late interrupts are harmless."""
-        previous_sigint = signal.signal(signal.SIGINT, self.kernel._on_sigint)
+        watch = MissedSignalWatch()
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            watch.handled()
+            self.kernel._on_sigint(signum, frame)
+
+        previous_sigint = signal.signal(signal.SIGINT, on_sigint)
         undo.callback(signal.signal, signal.SIGINT, previous_sigint)
+        watch.install(undo)  # after the handler: a SIGINT before it has no byte to miss
         # A launcher may hand down a signal mask that blocks SIGINT (masks survive exec, and
         # some CI runners and process supervisors block it): interrupts would then stay
         # pending for ever. Unblock it before the helper threads start, so they inherit it.
