@@ -1,8 +1,12 @@
 """The IOPub channel: an XPUB socket owned by one thread, fed by every other thread.
 
 ZeroMQ sockets are not thread-safe, and IOPub is written from the main thread (cell
-output), the control thread (status) and the stream flusher. They all hand serialized
-frames to a PUSH socket (one lock), and the IOPub thread forwards them to the XPUB.
+output), the control thread (status) and the stream flusher. They all serialize and sign
+in the calling thread, then append the frames to one queue (one lock), and the IOPub thread
+sends them on the XPUB. The queue is a Python deque, not an inproc socket: a message of seven
+frames would cost seven sends and seven receives between threads. Only a wake-up goes over
+an inproc PUSH/PULL pair (the IOPub thread also waits there for subscriptions), and only when
+the IOPub thread has emptied the queue: during a burst, messages cross with no socket at all.
 :meth:`IOPubChannel.flush` waits until the IOPub thread has passed on everything queued
 before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
 explicit ``sys.stdout.flush()`` the output survives the process ending at once.
@@ -44,6 +48,7 @@ import logging
 import os
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -52,17 +57,22 @@ from urllib.parse import urlsplit
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from ..session import Session
+from ..session import Session, _print_sent
+from ..transport import check_frames, send_frames
 from .exitguard import exit_guard
 from .iobarrier import IOThreadBarrier
 from .limits import MIN_MAX_MESSAGE_BYTES, KernelLimits
 
 log = logging.getLogger("kernelwire.kernel")
 
+#: Queued in place of a message: the IOPub thread stops there.
 _STOP = b"kernelwire-iopub-stop"
+#: The one frame sent over inproc: "the queue has something".
+_WAKE = b""
 #: Seconds ``os._exit`` waits for queued output to be written (while IOPub runs).
 EXIT_FLUSH_TIMEOUT = 5.0
-#: A one-frame marker (real messages have several frames), followed by a sequence number.
+#: Queued in place of a message, followed by a sequence number: what came before it is
+#: written once the I/O thread has caught up (see flush).
 _FORWARDED = b"kernelwire-iopub-forwarded:"
 #: A ZMTP 3.1 SUBSCRIBE command frame is the topic after this prefix (longer than the
 #: one-byte prefix of the older subscription message).
@@ -111,6 +121,10 @@ class IOPubChannel:
         self._push.sndhwm = 0  # never drop output between threads
         self._push.connect(inproc)
         self._push_lock = threading.Lock()
+        #: Frames and copy flag of each message to send, or a bytes marker (under _push_lock).
+        self._queue: deque[tuple[list[Any], bool] | bytes] = deque()
+        #: A wake-up is on its way or the IOPub thread is draining the queue (under _push_lock).
+        self._wake_pending = False
         #: Wraps every send, so that no interrupt cuts a message in half (the kernel sets
         #: ``InterruptGate.deferred``; user code in the main thread publishes too).
         self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
@@ -142,20 +156,31 @@ class IOPubChannel:
         if log.isEnabledFor(logging.DEBUG):  # --debug traces every message sent
             log.debug("iopub -> %s", msg_type)
         ident = topic.encode() if topic is not None else self._topic_prefix + msg_type.encode()
+        session = self.session
+        msg, frames, copy = session._prepare(
+            msg_type, content, parent, ident, buffers, None, metadata
+        )
+        if frames is None:  # a forked child: the session has warned
+            return
+        check_frames(frames)  # a bad buffer raises here, in the caller, as a send would
+        if copy and buffers:  # copied now, as a send would, not when the IOPub thread runs
+            frames[-len(buffers) :] = [zmq.Frame(buffer, copy=True) for buffer in buffers]
+        if session._debug:
+            _print_sent(msg, frames)
         with self.guard(), self._push_lock:
             if self._push.closed:
                 log.warning("IOPub closed: dropped %s", msg_type)
                 return
-            self.session.send(
-                self._push,
-                msg_type,
-                content,
-                parent=parent,
-                ident=ident,
-                metadata=metadata,
-                buffers=buffers,
-            )
+            self._enqueue((frames, copy))
             self._pushed += 1
+
+    def _enqueue(self, item: tuple[list[Any], bool] | bytes) -> None:
+        """Queue a message or marker (under _push_lock); wake the IOPub thread unless it
+        was woken already and has not yet found the queue empty."""
+        self._queue.append(item)
+        if not self._wake_pending:
+            self._push.send(_WAKE)
+            self._wake_pending = True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message published before this call has been written to the
@@ -168,7 +193,7 @@ class IOPubChannel:
             with self._forwarded_changed:
                 if self._forwarded >= target:
                     return True
-            self._push.send(_FORWARDED + str(target).encode())
+            self._enqueue(_FORWARDED + str(target).encode())
         with self._forwarded_changed:
             done = self._forwarded_changed.wait_for(
                 lambda: self._forwarded >= target or self._ended, timeout
@@ -184,7 +209,8 @@ class IOPubChannel:
         """Forward everything queued, then close the sockets and end the thread."""
         exit_guard.discard(self._flush_before_exit)
         with self._push_lock:
-            self._push.send(_STOP)
+            self._queue.append(_STOP)
+            self._push.send(_WAKE)
             self._push.close()
         self._thread.join(timeout)
 
@@ -215,21 +241,28 @@ class IOPubChannel:
             self._monitor.close()
 
     def _forward_queued(self) -> bool:
-        """Send what waits on the PULL socket; False once the stop frame came."""
-        while True:
+        """Send what is queued, until the queue is empty; False once the stop marker came."""
+        while True:  # the wake-ups: the queue itself says what to do
             try:
-                frames = self._pull.recv_multipart(zmq.NOBLOCK, copy=False)
+                self._pull.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return True
-            if len(frames) == 1:
-                marker = frames[0].bytes
-                if marker == _STOP:
+                break
+        queue = self._queue
+        while True:
+            with self._push_lock:
+                if not queue:
+                    self._wake_pending = False  # the next message queued wakes this thread
+                    return True
+                batch = list(queue)
+                queue.clear()
+            for item in batch:
+                if isinstance(item, tuple):
+                    send_frames(self._xpub, item[0], copy=item[1])
+                elif item == _STOP:
                     return False
-                if marker.startswith(_FORWARDED):
+                else:  # a flush marker
                     self._barrier.wait()
-                    self._mark_forwarded(int(marker[len(_FORWARDED) :]))
-                    continue
-            self._xpub.send_multipart(frames, copy=False)
+                    self._mark_forwarded(int(item[len(_FORWARDED) :]))
 
     def _mark_forwarded(self, count: int) -> None:
         with self._forwarded_changed:
