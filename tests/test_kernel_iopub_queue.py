@@ -15,6 +15,7 @@ import pytest
 import zmq
 
 from kernelwire.kernel.iopub import IOPubChannel
+from kernelwire.kernel.limits import KernelLimits
 from kernelwire.session import Session
 
 RECEIVE_TIMEOUT_MS = 30_000  # only turns a lost message into a failure
@@ -107,4 +108,22 @@ def test_stop_sends_everything_queued_before_it(context: zmq.Context) -> None:
     assert texts == [str(i) for i in range(900)]
     channel.publish("stream", {"name": "stdout", "text": "late"})  # dropped with a warning
     assert not channel.flush()
+    sub.close(linger=0)
+
+
+def test_iopub_sndhwm_keeps_a_flood_for_a_subscriber_not_reading(context: zmq.Context) -> None:
+    """Past libzmq's default high-water mark (1000) a subscriber that does not read at once
+    would lose messages; ``iopub_sndhwm`` raises it."""
+    session = Session(key=b"k")
+    limits = KernelLimits(iopub_sndhwm=5_000)
+    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0", limits)
+    channel.start()
+    sub = subscribe(context, channel)
+    sub.recv_multipart()  # the welcome
+    for i in range(3_000):
+        channel.publish("stream", {"name": "stdout", "text": str(i)})
+    assert channel.flush()
+    texts = [m["content"]["text"] for m in receive(session, sub, 3_000)]
+    assert texts == [str(i) for i in range(3_000)]
+    channel.stop()
     sub.close(linger=0)

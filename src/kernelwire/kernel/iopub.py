@@ -97,6 +97,7 @@ class IOPubChannel:
         self._xpub = context.socket(zmq.XPUB)
         secure(self._xpub)
         self._xpub.linger = 1000
+        self._xpub.sndhwm = self.limits.iopub_sndhwm
         self._xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._xpub.setsockopt(zmq.XPUB_MANUAL, 1)
         self._xpub.maxmsgsize = max(

@@ -56,6 +56,11 @@ class KernelLimits:
     #: Stdin messages queued per connection while a cell runs; read and discarded whenever
     #: no ``input()`` waits and the kernel is idle.
     stdin_rcvhwm: int = 10
+    #: IOPub messages queued per subscriber connection (ZeroMQ's send high-water mark); past
+    #: it, a subscriber reading slower than the kernel publishes loses messages, as PUB
+    #: sockets do. A larger value loses less in output floods, and lets a subscriber that
+    #: stops reading make the kernel hold that many of its messages.
+    iopub_sndhwm: int = 1000
     #: Subshells (JEP 91) that may exist at once; each is a thread. Creating one more is
     #: answered with an error. 0: no subshells, and the main thread reads the shell socket
     #: itself (no router thread: a shorter round trip).
