@@ -33,7 +33,7 @@ def subscribe(context: zmq.Context[zmq.Socket[bytes]], channel: IOPubChannel) ->
     sub = context.socket(zmq.SUB)
     sub.rcvhwm = 0
     sub.rcvtimeo = RECEIVE_TIMEOUT_MS
-    sub.connect(channel.endpoint)
+    sub.connect(channel.url)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     return sub
 

@@ -11,6 +11,24 @@ the IOPub thread has emptied the queue: during a burst, messages cross with no s
 before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
 explicit ``sys.stdout.flush()`` the output survives the process ending at once.
 
+Output is never dropped for a subscriber that keeps reading, however fast the kernel
+publishes: the XPUB runs with ``ZMQ_XPUB_NODROP``, so a message for a subscriber that has
+``iopub_sndhwm`` messages unread is not dropped (as PUB sockets do) but waits; the IOPub
+thread waits for room (a send with ``ZMQ_SNDTIMEO``: libzmq wakes it when the subscriber
+has read, and an XPUB always polls writable, so polling cannot tell), and publishing
+threads wait while ``iopub_queue_bytes`` are queued. A flood of output thus runs at the
+speed of the slowest subscriber, as a program writing to a terminal does, and the memory
+it takes is bounded. A subscriber that stops reading (hung, or hostile: subscribing needs
+no key) must not stall the kernel for good: a message that could not be sent within
+``iopub_stall_ms`` is sent with drop semantics (``ZMQ_XPUB_NODROP`` off: libzmq then
+drops it only for subscribers with no room), and IOPub stays in that mode for
+``iopub_drop_ms`` before it waits for slow subscribers again, with one warning logged per
+episode. So a subscriber that never reads costs the kernel's output at most one stall of
+``iopub_stall_ms`` per ``iopub_drop_ms``; meanwhile subscribers that read keep receiving
+(losing only what comes while their own queue is full), and the kernel keeps answering.
+Markers for flush and stop never wait for room, and the IOPub thread never waits on its
+own queue (it sends the welcomes directly).
+
 Waiting like that on every flush would cost a loop of ``print(..., flush=True)`` three
 thread wake-ups per line, so streams do not: they queue their text and go on. While an
 IOPub channel runs, ``os._exit`` (the one way Python code ends the process without
@@ -48,6 +66,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -98,6 +117,10 @@ class IOPubChannel:
         secure(self._xpub)
         self._xpub.linger = 1000
         self._xpub.sndhwm = self.limits.iopub_sndhwm
+        self._xpub.setsockopt(zmq.XPUB_NODROP, 1)  # wait for room rather than drop (see above)
+        self._xpub.sndtimeo = self.limits.iopub_stall_ms  # ...but not longer than this
+        #: ``time.monotonic()`` when drop mode ends; 0.0 when not in it (IOPub thread only).
+        self._dropping_until = 0.0
         self._xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._xpub.setsockopt(zmq.XPUB_MANUAL, 1)
         self._xpub.maxmsgsize = max(
@@ -124,6 +147,12 @@ class IOPubChannel:
         self._push_lock = threading.Lock()
         #: Frames and copy flag of each message to send, or a bytes marker (under _push_lock).
         self._queue: deque[tuple[list[Any], bool] | bytes] = deque()
+        #: Bytes in the queue's messages (under _push_lock; reset when the IOPub thread
+        #: takes the queue).
+        self._queued_bytes = 0
+        self._queue_limit = self.limits.iopub_queue_bytes
+        #: Notified when the IOPub thread has taken what was queued, or stops.
+        self._room = threading.Condition(self._push_lock)
         #: A wake-up is on its way or the IOPub thread is draining the queue (under _push_lock).
         self._wake_pending = False
         #: Wraps every send, so that no interrupt cuts a message in half (the kernel sets
@@ -168,12 +197,30 @@ class IOPubChannel:
             frames[-len(buffers) :] = [zmq.Frame(buffer, copy=True) for buffer in buffers]
         if session._debug:
             _print_sent(msg, frames)
+        size = _bytes_in(frames, len(buffers) if buffers else 0)
+        if self._queued_bytes >= self._queue_limit:  # outside the guard: Ctrl-C may end it
+            self._wait_for_room()
         with self.guard(), self._push_lock:
             if self._push.closed:
                 log.warning("IOPub closed: dropped %s", msg_type)
                 return
             self._enqueue((frames, copy))
+            self._queued_bytes += size
             self._pushed += 1
+
+    def _wait_for_room(self) -> None:
+        """Wait until the IOPub thread has taken the queue (or IOPub is not running, or
+        this is the IOPub thread itself: nothing would make room then)."""
+        if threading.current_thread() is self._thread:
+            return
+        with self._room:
+            while (
+                self._queued_bytes >= self._queue_limit
+                and self._thread.is_alive()
+                and not self._ended
+                and not self._push.closed
+            ):
+                self._room.wait()
 
     def _enqueue(self, item: tuple[list[Any], bool] | bytes) -> None:
         """Queue a message or marker (under _push_lock); wake the IOPub thread unless it
@@ -213,6 +260,7 @@ class IOPubChannel:
             self._queue.append(_STOP)
             self._push.send(_WAKE)
             self._push.close()
+            self._room.notify_all()  # a publisher waiting for room now drops its message
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -236,9 +284,11 @@ class IOPubChannel:
             self._pull.close()
             self._xpub.close()
             self._barrier.close()
+            self._ended = True
             with self._forwarded_changed:
-                self._ended = True
                 self._forwarded_changed.notify_all()  # flush() waits no longer
+            with self._room:
+                self._room.notify_all()  # nor do publishers waiting for room
             self._monitor.close()
 
     def _forward_queued(self) -> bool:
@@ -256,14 +306,41 @@ class IOPubChannel:
                     return True
                 batch = list(queue)
                 queue.clear()
+                self._queued_bytes = 0
+                self._room.notify_all()
             for item in batch:
                 if isinstance(item, tuple):
-                    send_frames(self._xpub, item[0], copy=item[1])
+                    self._send(item[0], item[1])
                 elif item == _STOP:
                     return False
                 else:  # a flush marker
                     self._barrier.wait()
                     self._mark_forwarded(int(item[len(_FORWARDED) :]))
+
+    def _send(self, frames: list[Any], copy: bool) -> None:
+        """Send one message on the XPUB, waiting up to ``iopub_stall_ms`` for subscribers
+        with no room, unless in drop mode (see the module docstring)."""
+        if self._dropping_until and time.monotonic() >= self._dropping_until:
+            self._xpub.setsockopt(zmq.XPUB_NODROP, 1)
+            self._dropping_until = 0.0
+            log.info("IOPub: waiting for slow subscribers again (drop mode ended)")
+        try:
+            send_frames(self._xpub, frames, copy=copy)
+            return
+        except zmq.Again:  # nothing was sent (libzmq takes a message whole or not at all)
+            pass
+        limits = self.limits
+        self._xpub.setsockopt(zmq.XPUB_NODROP, 0)
+        self._dropping_until = time.monotonic() + limits.iopub_drop_ms / 1000
+        log.warning(
+            "IOPub: a subscriber has had %d messages unread for %.1f s (iopub_sndhwm, "
+            "iopub_stall_ms): for the next %.1f s (iopub_drop_ms), messages are dropped for "
+            "subscribers that have no room for them",
+            limits.iopub_sndhwm,
+            limits.iopub_stall_ms / 1000,
+            limits.iopub_drop_ms / 1000,
+        )
+        send_frames(self._xpub, frames, copy=copy)
 
     def _mark_forwarded(self, count: int) -> None:
         with self._forwarded_changed:
@@ -345,13 +422,25 @@ class IOPubChannel:
             log.debug("IOPub: could not close connection %d: %s", fd, exc)
 
     def _welcome(self, topic: bytes) -> None:
-        """Send ``iopub_welcome`` (empty parent) under the subscribed topic itself."""
-        self.session.send(
-            self._xpub,
-            "iopub_welcome",
-            {"subscription": topic.decode("utf-8", "replace")},
-            ident=topic or None,
+        """Send ``iopub_welcome`` (empty parent) under the subscribed topic itself, ahead
+        of what is queued."""
+        content = {"subscription": topic.decode("utf-8", "replace")}
+        session = self.session
+        msg, frames, copy = session._prepare(
+            "iopub_welcome", content, None, topic or None, None, None, None
         )
+        if frames is not None:
+            if session._debug:
+                _print_sent(msg, frames)
+            self._send(frames, copy)
+
+
+def _bytes_in(frames: list[Any], buffer_count: int) -> int:
+    """The size of a message's frames: the session's are bytes, the buffers any buffer."""
+    if not buffer_count:
+        return sum(map(len, frames))
+    signed = frames[:-buffer_count]
+    return sum(map(len, signed)) + sum(memoryview(b).nbytes for b in frames[-buffer_count:])
 
 
 def _source_fd(frame: zmq.Frame) -> int | None:
