@@ -21,11 +21,12 @@ speed of the slowest subscriber, as a program writing to a terminal does, and th
 it takes is bounded. A subscriber that stops reading (hung, or hostile: subscribing needs
 no key) must not stall the kernel for good: a message that could not be sent within
 ``iopub_stall_ms`` is sent with drop semantics (``ZMQ_XPUB_NODROP`` off: libzmq then
-drops it only for subscribers with no room), and IOPub stays in that mode for
-``iopub_drop_ms`` before it waits for slow subscribers again, with one warning logged per
-episode. So a subscriber that never reads costs the kernel's output at most one stall of
-``iopub_stall_ms`` per ``iopub_drop_ms``; meanwhile subscribers that read keep receiving
-(losing only what comes while their own queue is full), and the kernel keeps answering.
+drops it only for subscribers with no room, and skips such a subscriber until it reads
+again), and IOPub stays in that mode for ``iopub_drop_ms`` before it waits for slow
+subscribers again, with one warning logged per episode. So a subscriber that never reads
+costs the kernel's output one stall of ``iopub_stall_ms``, and one that reads in spurts at
+most one per ``iopub_drop_ms``; meanwhile subscribers that read keep receiving (in drop
+mode losing only what comes while their own queue is full), and the kernel keeps answering.
 Markers for flush and stop never wait for room, and the IOPub thread never waits on its
 own queue (it sends the welcomes directly).
 

@@ -70,13 +70,13 @@ class KernelLimits:
     #: not messages: one message may be a line of text or a large image.
     iopub_queue_bytes: int = 16 * MiB
     #: Milliseconds the IOPub thread waits for a subscriber whose ``iopub_sndhwm`` messages
-    #: are all unread before it sends the message anyway, lost for that subscriber: a
-    #: subscriber that stopped reading (hung, or a hostile peer) stalls the kernel's output
-    #: at most this long, then ...
+    #: are all unread before it sends the message anyway, lost for that subscriber (which
+    #: ZeroMQ then skips until it reads again): a subscriber that stopped reading (hung, or
+    #: a hostile peer) stalls the kernel's output this long, not for good; then ...
     iopub_stall_ms: int = 2000
     #: ... for this many milliseconds IOPub drops messages for every subscriber that has no
-    #: room for them, without waiting, before it waits for slow subscribers again: a
-    #: subscriber that never reads costs one stall of ``iopub_stall_ms`` per period.
+    #: room for them, without waiting, before it waits for slow subscribers again: so a
+    #: subscriber reading in spurts costs at most one stall of ``iopub_stall_ms`` per period.
     iopub_drop_ms: int = 10_000
     #: Subshells (JEP 91) that may exist at once; each is a thread. Creating one more is
     #: answered with an error. 0: no subshells, and the main thread reads the shell socket
