@@ -244,6 +244,14 @@ def stall_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "iopub_stall_ms" in r.getMessage()]
 
 
+def wait_until_waiting_for_room(channel: IOPubChannel, publisher: threading.Thread) -> None:
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not channel._room._waiters:  # type: ignore[attr-defined]
+        assert publisher.is_alive(), "published everything to a subscriber not reading"
+        assert time.monotonic() < deadline, "the publisher never waited for room"
+        time.sleep(0.001)
+
+
 def test_publishers_wait_for_room_while_a_subscriber_reads_nothing_and_lose_nothing(
     context: zmq.Context[Any],
 ) -> None:
@@ -255,11 +263,7 @@ def test_publishers_wait_for_room_while_a_subscriber_reads_nothing_and_lose_noth
     )
     sub = stuck_subscriber(context, channel)
     publisher = publish_in_thread(channel, FLOOD)
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not channel._room._waiters:  # type: ignore[attr-defined]  # the publisher waits
-        assert publisher.is_alive(), "published everything to a subscriber not reading"
-        assert time.monotonic() < deadline, "the publisher never waited for room"
-        time.sleep(0.001)
+    wait_until_waiting_for_room(channel, publisher)
     assert channel._queued_bytes <= limit + len(TEXT) + 1_000
     texts = []
     for _ in range(FLOOD):
