@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -314,3 +315,31 @@ def test_drop_mode_ends_and_a_subscriber_still_not_reading_costs_no_second_stall
     assert len(stall_warnings(caplog)) == 1
     channel.stop()
     sub.close()
+
+
+def test_a_print_flood_waits_for_iopub_instead_of_piling_up(tmp_path: Path) -> None:
+    """Printing is much faster than serializing and sending: the stream publishes from the
+    printing thread once it holds enough, so the kernel holds a bounded part of the 100 MB
+    printed, and every line arrives."""
+    with contextmanager(_start)(tmp_path, "iopub_queue_bytes=1048576") as kernel:
+        idle = _idle_rss(kernel)
+        text = _run_cell(kernel.client, "for i in range(1000): print('x' * 100_000)")
+        assert text == ("x" * 100_000 + "\n") * 1000
+        assert peak_rss(kernel) - idle < ALLOWED_GROWTH
+
+
+def test_an_interrupt_stops_a_print_flood_that_waits_for_iopub(tmp_path: Path) -> None:
+    """The printing thread waits for room in IOPub's queue, interrupts deferred: the
+    interrupt still ends the cell, and the kernel serves on."""
+    with contextmanager(_start)(tmp_path, "iopub_queue_bytes=65536") as kernel:
+        client = kernel.client
+        msg_id = client.execute("while True: print('x' * 10_000)")
+        while True:  # the flood is on
+            msg = client.get_iopub_msg(timeout=TIMEOUT_MS / 1000)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                break
+        os.kill(kernel.process.pid, signal.SIGINT)
+        reply = client.get_shell_msg(timeout=TIMEOUT_MS / 1000)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+        assert _run_cell(client, "print('after')") == "after\n"

@@ -28,7 +28,11 @@ costs the kernel's output one stall of ``iopub_stall_ms``, and one that reads in
 most one per ``iopub_drop_ms``; meanwhile subscribers that read keep receiving (in drop
 mode losing only what comes while their own queue is full), and the kernel keeps answering.
 Markers for flush and stop never wait for room, and the IOPub thread never waits on its
-own queue (it sends the welcomes directly).
+own queue (it sends the welcomes directly). A publisher waits inside the interrupt guard:
+a Ctrl-C meanwhile is raised once its message is queued, so nothing is lost or sent twice
+(the wait lasts as long as the slowest subscriber takes to read, ``iopub_stall_ms`` at
+most). Stream output (:mod:`.outstream`) publishes from the printing thread once it holds
+enough text, so a print loop waits like any publisher rather than piling up its output.
 
 Waiting like that on every flush would cost a loop of ``print(..., flush=True)`` three
 thread wake-ups per line, so streams do not: they queue their text and go on. While an
@@ -199,15 +203,18 @@ class IOPubChannel:
         if session._debug:
             _print_sent(msg, frames)
         size = _bytes_in(frames, len(buffers) if buffers else 0)
-        if self._queued_bytes >= self._queue_limit:  # outside the guard: Ctrl-C may end it
-            self._wait_for_room()
-        with self.guard(), self._push_lock:
-            if self._push.closed:
-                log.warning("IOPub closed: dropped %s", msg_type)
-                return
-            self._enqueue((frames, copy))
-            self._queued_bytes += size
-            self._pushed += 1
+        # Waiting for room in the guard too: a Ctrl-C meanwhile is raised once the message
+        # is queued, so a print interrupted in a flood neither loses nor repeats its text.
+        with self.guard():
+            if self._queued_bytes >= self._queue_limit:
+                self._wait_for_room()
+            with self._push_lock:
+                if self._push.closed:
+                    log.warning("IOPub closed: dropped %s", msg_type)
+                    return
+                self._enqueue((frames, copy))
+                self._queued_bytes += size
+                self._pushed += 1
 
     def _wait_for_room(self) -> None:
         """Wait until the IOPub thread has taken the queue (or IOPub is not running, or
