@@ -321,7 +321,7 @@ def test_a_print_flood_waits_for_iopub_instead_of_piling_up(tmp_path: Path) -> N
     """Printing is much faster than serializing and sending: the stream publishes from the
     printing thread once it holds enough, so the kernel holds a bounded part of the 100 MB
     printed, and every line arrives."""
-    with contextmanager(_start)(tmp_path, "iopub_queue_bytes=1048576") as kernel:
+    with contextmanager(_start)(tmp_path) as kernel:
         idle = _idle_rss(kernel)
         text = _run_cell(kernel.client, "for i in range(1000): print('x' * 100_000)")
         assert text == ("x" * 100_000 + "\n") * 1000
