@@ -11,6 +11,13 @@ the IOPub thread has emptied the queue: during a burst, messages cross with no s
 before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
 explicit ``sys.stdout.flush()`` the output survives the process ending at once.
 
+Waiting like that on every flush would cost a loop of ``print(..., flush=True)`` three
+thread wake-ups per line, so streams do not: they queue their text and go on. While an
+IOPub channel runs, ``os._exit`` (the one way Python code ends the process without
+closing the sockets, which would send what is queued) first waits, bounded, for
+:meth:`IOPubChannel.flush` (see :mod:`.exitguard`); so what was published before it still
+gets out.
+
 Output is never dropped for a subscriber that keeps reading, however fast the kernel
 publishes: the XPUB runs with ``ZMQ_XPUB_NODROP``, so a message for a subscriber that has
 ``iopub_sndhwm`` messages unread is not dropped (as PUB sockets do) but waits; the IOPub
@@ -30,16 +37,8 @@ mode losing only what comes while their own queue is full), and the kernel keeps
 Markers for flush and stop never wait for room, and the IOPub thread never waits on its
 own queue (it sends the welcomes directly). A publisher waits inside the interrupt guard:
 a Ctrl-C meanwhile is raised once its message is queued, so nothing is lost or sent twice
-(the wait lasts as long as the slowest subscriber takes to read, ``iopub_stall_ms`` at
-most). Stream output (:mod:`.outstream`) publishes from the printing thread once it holds
-enough text, so a print loop waits like any publisher rather than piling up its output.
-
-Waiting like that on every flush would cost a loop of ``print(..., flush=True)`` three
-thread wake-ups per line, so streams do not: they queue their text and go on. While an
-IOPub channel runs, ``os._exit`` (the one way Python code ends the process without
-closing the sockets, which would send what is queued) first waits, bounded, for
-:meth:`IOPubChannel.flush` (see :mod:`.exitguard`); so what was published before it still
-gets out.
+(the wait lasts as long as the slowest subscriber takes to read; with one that stalls,
+about ``iopub_stall_ms``).
 
 The XPUB runs in manual subscription mode (which also reports every subscription, as
 XPUB_VERBOSE does): when a subscription arrives, the thread applies it and at once sends

@@ -40,11 +40,6 @@ from .exitguard import exit_guard
 #: ``publish(stream_name, text, parent)``: sends one ``stream`` message; ``parent`` is what
 #: ``current_parent()`` gave when the text was written.
 StreamPublisher = Callable[[str, str, Any], None]
-#: Characters a stream holds before the writing thread publishes them itself: printing is
-#: far faster than serializing and sending, so a print loop would otherwise pile its output
-#: up in memory while the flusher and IOPub catch up; this way it waits for them (and, past
-#: IOPub's queue, for the subscribers), as a program writing to a terminal does.
-PUBLISH_AT_CHARS = 1 << 20
 
 
 class FdSource(Protocol):
@@ -85,7 +80,6 @@ class OutStream(io.TextIOBase):
         self._flusher = flusher
         self._lock = threading.RLock()
         self._pending: list[str] = []
-        self._pending_chars = 0  # in _pending
         self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._current_parent = current_parent
         self._pending_parent: Any = None
@@ -123,7 +117,6 @@ class OutStream(io.TextIOBase):
             self._direct_fd = source.fd
             self._fd_source = None
             self._pending = []  # the parent publishes what was written before the fork
-            self._pending_chars = 0
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -144,9 +137,6 @@ class OutStream(io.TextIOBase):
                     self._publish_locked()  # under the parent it was written for
                     self._pending_parent = parent
                 self._pending.append(text)
-                self._pending_chars += len(text)
-                if self._pending_chars >= PUBLISH_AT_CHARS:
-                    self._publish_locked()
             self._flusher.request()
         return len(text)
 
@@ -177,7 +167,6 @@ class OutStream(io.TextIOBase):
             return
         text = "".join(self._pending)
         self._pending.clear()
-        self._pending_chars = 0
         self._publish(self.channel, text, self._pending_parent)
 
     def flush(self) -> None:
@@ -201,7 +190,6 @@ class OutStream(io.TextIOBase):
             if not self._pending:  # no writer to take the parent from: the reader's shell
                 self._pending_parent = self._current_parent()
             self._pending.append(text)
-            self._pending_chars += len(text)
         return bool(text)
 
 
