@@ -67,8 +67,10 @@ class KernelLimits:
     #: flood of output runs at the speed of the slowest subscriber that keeps reading, as a
     #: program writing to a terminal does, and the kernel holds at most about twice this
     #: (plus one message) besides the ``iopub_sndhwm`` messages per subscriber. In bytes,
-    #: not messages: one message may be a line of text or a large image.
-    iopub_queue_bytes: int = 16 * MiB
+    #: not messages: one message may be a line of text or a large image. Small, as a
+    #: client that lags makes the kernel hold it: a batch of this size is already thousands
+    #: of messages of text, plenty for sending in bulk.
+    iopub_queue_bytes: int = 1 * MiB
     #: Milliseconds the IOPub thread waits for a subscriber whose ``iopub_sndhwm`` messages
     #: are all unread before it sends the message anyway, lost for that subscriber (which
     #: ZeroMQ then skips until it reads again): a subscriber that stopped reading (hung, or
