@@ -74,10 +74,10 @@ def cpu_seconds(pid: int) -> float:
 def measure(script: Path, base: str, executes: int, messages: int) -> dict[str, float]:
     """For one kernel process: the execute round trip p50 (ms); for one cell publishing
     ``messages`` stream messages, the kernel's CPU time (s), the time until its reply and
-    idle status (s) and how many messages were lost. IOPub is a PUB socket: past its
-    high-water mark (1000 messages queued for a subscriber reading slower than the kernel
-    publishes) ZeroMQ drops messages, whichever kernel publishes; a lost idle status shows
-    as an infinite time."""
+    idle status (s) and how many messages were lost. ipykernel's IOPub is a PUB socket:
+    past its high-water mark (1000 messages queued for a subscriber reading slower than the
+    kernel publishes) ZeroMQ drops messages; kernelwire's waits for the subscriber instead
+    (see kernelwire.kernel.iopub). A lost idle status shows as an infinite time."""
     argv = [sys.executable, str(script), base, "-f", "{connection_file}"]
     with start_kernel(argv) as kernel:
         client = BlockingClient(kernel.info, kernel=kernel)

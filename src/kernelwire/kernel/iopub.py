@@ -1,8 +1,12 @@
 """The IOPub channel: an XPUB socket owned by one thread, fed by every other thread.
 
 ZeroMQ sockets are not thread-safe, and IOPub is written from the main thread (cell
-output), the control thread (status) and the stream flusher. They all hand serialized
-frames to a PUSH socket (one lock), and the IOPub thread forwards them to the XPUB.
+output), the control thread (status) and the stream flusher. They all serialize and sign
+in the calling thread, then append the frames to one queue (one lock), and the IOPub thread
+sends them on the XPUB. The queue is a Python deque, not an inproc socket: a message of seven
+frames would cost seven sends and seven receives between threads. Only a wake-up goes over
+an inproc PUSH/PULL pair (the IOPub thread also waits there for subscriptions), and only when
+the IOPub thread has emptied the queue: during a burst, messages cross with no socket at all.
 :meth:`IOPubChannel.flush` waits until the IOPub thread has passed on everything queued
 before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
 explicit ``sys.stdout.flush()`` the output survives the process ending at once.
@@ -13,6 +17,28 @@ IOPub channel runs, ``os._exit`` (the one way Python code ends the process witho
 closing the sockets, which would send what is queued) first waits, bounded, for
 :meth:`IOPubChannel.flush` (see :mod:`.exitguard`); so what was published before it still
 gets out.
+
+Output is never dropped for a subscriber that keeps reading, however fast the kernel
+publishes: the XPUB runs with ``ZMQ_XPUB_NODROP``, so a message for a subscriber that has
+``iopub_sndhwm`` messages unread is not dropped (as PUB sockets do) but waits; the IOPub
+thread waits for room (a send with ``ZMQ_SNDTIMEO``: libzmq wakes it when the subscriber
+has read, and an XPUB always polls writable, so polling cannot tell), and publishing
+threads wait while ``iopub_queue_bytes`` are queued. A flood of output thus runs at the
+speed of the slowest subscriber, as a program writing to a terminal does, and the memory
+it takes is bounded. A subscriber that stops reading (hung, or hostile: subscribing needs
+no key) must not stall the kernel for good: a message that could not be sent within
+``iopub_stall_ms`` is sent with drop semantics (``ZMQ_XPUB_NODROP`` off: libzmq then
+drops it only for subscribers with no room, and skips such a subscriber until it reads
+again), and IOPub stays in that mode for ``iopub_drop_ms`` before it waits for slow
+subscribers again, with one warning logged per episode. So a subscriber that never reads
+costs the kernel's output one stall of ``iopub_stall_ms``, and one that reads in spurts at
+most one per ``iopub_drop_ms``; meanwhile subscribers that read keep receiving (in drop
+mode losing only what comes while their own queue is full), and the kernel keeps answering.
+Markers for flush and stop never wait for room, and the IOPub thread never waits on its
+own queue (it sends the welcomes directly). A publisher waits inside the interrupt guard:
+a Ctrl-C meanwhile is raised once its message is queued, so nothing is lost or sent twice
+(the wait lasts as long as the slowest subscriber takes to read; with one that stalls,
+about ``iopub_stall_ms``).
 
 The XPUB runs in manual subscription mode (which also reports every subscription, as
 XPUB_VERBOSE does): when a subscription arrives, the thread applies it and at once sends
@@ -44,6 +70,8 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -52,17 +80,22 @@ from urllib.parse import urlsplit
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from ..session import Session
+from ..session import Session, _print_sent
+from ..transport import check_frames, send_frames
 from .exitguard import exit_guard
 from .iobarrier import IOThreadBarrier
 from .limits import MIN_MAX_MESSAGE_BYTES, KernelLimits
 
 log = logging.getLogger("kernelwire.kernel")
 
+#: Queued in place of a message: the IOPub thread stops there.
 _STOP = b"kernelwire-iopub-stop"
+#: The one frame sent over inproc: "the queue has something".
+_WAKE = b""
 #: Seconds ``os._exit`` waits for queued output to be written (while IOPub runs).
 EXIT_FLUSH_TIMEOUT = 5.0
-#: A one-frame marker (real messages have several frames), followed by a sequence number.
+#: Queued in place of a message, followed by a sequence number: what came before it is
+#: written once the I/O thread has caught up (see flush).
 _FORWARDED = b"kernelwire-iopub-forwarded:"
 #: A ZMTP 3.1 SUBSCRIBE command frame is the topic after this prefix (longer than the
 #: one-byte prefix of the older subscription message).
@@ -87,6 +120,11 @@ class IOPubChannel:
         self._xpub = context.socket(zmq.XPUB)
         secure(self._xpub)
         self._xpub.linger = 1000
+        self._xpub.sndhwm = self.limits.iopub_sndhwm
+        self._xpub.setsockopt(zmq.XPUB_NODROP, 1)  # wait for room rather than drop (see above)
+        self._xpub.sndtimeo = self.limits.iopub_stall_ms  # ...but not longer than this
+        #: ``time.monotonic()`` when drop mode ends; 0.0 when not in it (IOPub thread only).
+        self._dropping_until = 0.0
         self._xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._xpub.setsockopt(zmq.XPUB_MANUAL, 1)
         self._xpub.maxmsgsize = max(
@@ -111,6 +149,16 @@ class IOPubChannel:
         self._push.sndhwm = 0  # never drop output between threads
         self._push.connect(inproc)
         self._push_lock = threading.Lock()
+        #: Frames and copy flag of each message to send, or a bytes marker (under _push_lock).
+        self._queue: deque[tuple[list[Any], bool] | bytes] = deque()
+        #: Bytes in the queue's messages (under _push_lock; reset when the IOPub thread
+        #: takes the queue).
+        self._queued_bytes = 0
+        self._queue_limit = self.limits.iopub_queue_bytes
+        #: Notified when the IOPub thread has taken what was queued, or stops.
+        self._room = threading.Condition(self._push_lock)
+        #: A wake-up is on its way or the IOPub thread is draining the queue (under _push_lock).
+        self._wake_pending = False
         #: Wraps every send, so that no interrupt cuts a message in half (the kernel sets
         #: ``InterruptGate.deferred``; user code in the main thread publishes too).
         self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
@@ -142,20 +190,52 @@ class IOPubChannel:
         if log.isEnabledFor(logging.DEBUG):  # --debug traces every message sent
             log.debug("iopub -> %s", msg_type)
         ident = topic.encode() if topic is not None else self._topic_prefix + msg_type.encode()
-        with self.guard(), self._push_lock:
-            if self._push.closed:
-                log.warning("IOPub closed: dropped %s", msg_type)
-                return
-            self.session.send(
-                self._push,
-                msg_type,
-                content,
-                parent=parent,
-                ident=ident,
-                metadata=metadata,
-                buffers=buffers,
-            )
-            self._pushed += 1
+        session = self.session
+        msg, frames, copy = session._prepare(
+            msg_type, content, parent, ident, buffers, None, metadata
+        )
+        if frames is None:  # a forked child: the session has warned
+            return
+        check_frames(frames)  # a bad buffer raises here, in the caller, as a send would
+        if copy and buffers:  # copied now, as a send would, not when the IOPub thread runs
+            frames[-len(buffers) :] = [zmq.Frame(buffer, copy=True) for buffer in buffers]
+        if session._debug:
+            _print_sent(msg, frames)
+        size = _bytes_in(frames, len(buffers) if buffers else 0)
+        # Waiting for room in the guard too: a Ctrl-C meanwhile is raised once the message
+        # is queued, so a print interrupted in a flood neither loses nor repeats its text.
+        with self.guard():
+            if self._queued_bytes >= self._queue_limit:
+                self._wait_for_room()
+            with self._push_lock:
+                if self._push.closed:
+                    log.warning("IOPub closed: dropped %s", msg_type)
+                    return
+                self._enqueue((frames, copy))
+                self._queued_bytes += size
+                self._pushed += 1
+
+    def _wait_for_room(self) -> None:
+        """Wait until the IOPub thread has taken the queue (or IOPub is not running, or
+        this is the IOPub thread itself: nothing would make room then)."""
+        if threading.current_thread() is self._thread:
+            return
+        with self._room:
+            while (
+                self._queued_bytes >= self._queue_limit
+                and self._thread.is_alive()
+                and not self._ended
+                and not self._push.closed
+            ):
+                self._room.wait()
+
+    def _enqueue(self, item: tuple[list[Any], bool] | bytes) -> None:
+        """Queue a message or marker (under _push_lock); wake the IOPub thread unless it
+        was woken already and has not yet found the queue empty."""
+        self._queue.append(item)
+        if not self._wake_pending:
+            self._push.send(_WAKE)
+            self._wake_pending = True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message published before this call has been written to the
@@ -168,7 +248,7 @@ class IOPubChannel:
             with self._forwarded_changed:
                 if self._forwarded >= target:
                     return True
-            self._push.send(_FORWARDED + str(target).encode())
+            self._enqueue(_FORWARDED + str(target).encode())
         with self._forwarded_changed:
             done = self._forwarded_changed.wait_for(
                 lambda: self._forwarded >= target or self._ended, timeout
@@ -184,8 +264,10 @@ class IOPubChannel:
         """Forward everything queued, then close the sockets and end the thread."""
         exit_guard.discard(self._flush_before_exit)
         with self._push_lock:
-            self._push.send(_STOP)
+            self._queue.append(_STOP)
+            self._push.send(_WAKE)
             self._push.close()
+            self._room.notify_all()  # a publisher waiting for room now drops its message
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -209,27 +291,63 @@ class IOPubChannel:
             self._pull.close()
             self._xpub.close()
             self._barrier.close()
+            self._ended = True
             with self._forwarded_changed:
-                self._ended = True
                 self._forwarded_changed.notify_all()  # flush() waits no longer
+            with self._room:
+                self._room.notify_all()  # nor do publishers waiting for room
             self._monitor.close()
 
     def _forward_queued(self) -> bool:
-        """Send what waits on the PULL socket; False once the stop frame came."""
-        while True:
+        """Send what is queued, until the queue is empty; False once the stop marker came."""
+        while True:  # the wake-ups: the queue itself says what to do
             try:
-                frames = self._pull.recv_multipart(zmq.NOBLOCK, copy=False)
+                self._pull.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return True
-            if len(frames) == 1:
-                marker = frames[0].bytes
-                if marker == _STOP:
+                break
+        queue = self._queue
+        while True:
+            with self._push_lock:
+                if not queue:
+                    self._wake_pending = False  # the next message queued wakes this thread
+                    return True
+                batch = list(queue)
+                queue.clear()
+                self._queued_bytes = 0
+                self._room.notify_all()
+            for item in batch:
+                if isinstance(item, tuple):
+                    self._send(item[0], item[1])
+                elif item == _STOP:
                     return False
-                if marker.startswith(_FORWARDED):
+                else:  # a flush marker
                     self._barrier.wait()
-                    self._mark_forwarded(int(marker[len(_FORWARDED) :]))
-                    continue
-            self._xpub.send_multipart(frames, copy=False)
+                    self._mark_forwarded(int(item[len(_FORWARDED) :]))
+
+    def _send(self, frames: list[Any], copy: bool) -> None:
+        """Send one message on the XPUB, waiting up to ``iopub_stall_ms`` for subscribers
+        with no room, unless in drop mode (see the module docstring)."""
+        if self._dropping_until and time.monotonic() >= self._dropping_until:
+            self._xpub.setsockopt(zmq.XPUB_NODROP, 1)
+            self._dropping_until = 0.0
+            log.info("IOPub: waiting for slow subscribers again (drop mode ended)")
+        try:
+            send_frames(self._xpub, frames, copy=copy)
+            return
+        except zmq.Again:  # nothing was sent (libzmq takes a message whole or not at all)
+            pass
+        limits = self.limits
+        self._xpub.setsockopt(zmq.XPUB_NODROP, 0)
+        self._dropping_until = time.monotonic() + limits.iopub_drop_ms / 1000
+        log.warning(
+            "IOPub: a subscriber has had %d messages unread for %.1f s (iopub_sndhwm, "
+            "iopub_stall_ms): for the next %.1f s (iopub_drop_ms), messages are dropped for "
+            "subscribers that have no room for them",
+            limits.iopub_sndhwm,
+            limits.iopub_stall_ms / 1000,
+            limits.iopub_drop_ms / 1000,
+        )
+        send_frames(self._xpub, frames, copy=copy)
 
     def _mark_forwarded(self, count: int) -> None:
         with self._forwarded_changed:
@@ -311,13 +429,25 @@ class IOPubChannel:
             log.debug("IOPub: could not close connection %d: %s", fd, exc)
 
     def _welcome(self, topic: bytes) -> None:
-        """Send ``iopub_welcome`` (empty parent) under the subscribed topic itself."""
-        self.session.send(
-            self._xpub,
-            "iopub_welcome",
-            {"subscription": topic.decode("utf-8", "replace")},
-            ident=topic or None,
+        """Send ``iopub_welcome`` (empty parent) under the subscribed topic itself, ahead
+        of what is queued."""
+        content = {"subscription": topic.decode("utf-8", "replace")}
+        session = self.session
+        msg, frames, copy = session._prepare(
+            "iopub_welcome", content, None, topic or None, None, None, None
         )
+        if frames is not None:
+            if session._debug:
+                _print_sent(msg, frames)
+            self._send(frames, copy)
+
+
+def _bytes_in(frames: list[Any], buffer_count: int) -> int:
+    """The size of a message's frames: the session's are bytes, the buffers any buffer."""
+    if not buffer_count:
+        return sum(map(len, frames))
+    signed = frames[:-buffer_count]
+    return sum(map(len, signed)) + sum(memoryview(b).nbytes for b in frames[-buffer_count:])
 
 
 def _source_fd(frame: zmq.Frame) -> int | None:

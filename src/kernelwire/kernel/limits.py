@@ -56,6 +56,30 @@ class KernelLimits:
     #: Stdin messages queued per connection while a cell runs; read and discarded whenever
     #: no ``input()`` waits and the kernel is idle.
     stdin_rcvhwm: int = 10
+    #: IOPub messages queued per subscriber connection (ZeroMQ's send high-water mark).
+    #: When a subscriber has this many unread, the kernel waits for it to read (up to
+    #: ``iopub_stall_ms``) rather than lose them, as PUB sockets would. A larger value lets
+    #: the kernel run further ahead of slow subscribers, and lets a subscriber that stops
+    #: reading make the kernel hold that many of its messages.
+    iopub_sndhwm: int = 1000
+    #: Bytes of IOPub messages published but not yet handed to ZeroMQ; a thread publishing
+    #: more waits until the IOPub thread has taken them (flush and stop never wait). So a
+    #: flood of output runs at the speed of the slowest subscriber that keeps reading, as a
+    #: program writing to a terminal does, and the kernel holds at most about twice this
+    #: (plus one message) besides the ``iopub_sndhwm`` messages per subscriber. In bytes,
+    #: not messages: one message may be a line of text or a large image. Small, as a
+    #: client that lags makes the kernel hold it: a batch of this size is already thousands
+    #: of messages of text, plenty for sending in bulk.
+    iopub_queue_bytes: int = 1 * MiB
+    #: Milliseconds the IOPub thread waits for a subscriber whose ``iopub_sndhwm`` messages
+    #: are all unread before it sends the message anyway, lost for that subscriber (which
+    #: ZeroMQ then skips until it reads again): a subscriber that stopped reading (hung, or
+    #: a hostile peer) stalls the kernel's output this long, not for good; then ...
+    iopub_stall_ms: int = 2000
+    #: ... for this many milliseconds IOPub drops messages for every subscriber that has no
+    #: room for them, without waiting, before it waits for slow subscribers again: so a
+    #: subscriber reading in spurts costs at most one stall of ``iopub_stall_ms`` per period.
+    iopub_drop_ms: int = 10_000
     #: Subshells (JEP 91) that may exist at once; each is a thread. Creating one more is
     #: answered with an error. 0: no subshells, and the main thread reads the shell socket
     #: itself (no router thread: a shorter round trip).
