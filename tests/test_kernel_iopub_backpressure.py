@@ -332,3 +332,14 @@ def test_an_interrupt_stops_a_print_flood_that_waits_for_iopub(tmp_path: Path) -
         assert reply["parent_header"]["msg_id"] == msg_id
         assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
         assert _run_cell(client, "print('after')") == "after\n"
+
+
+def test_a_print_flood_waits_for_iopub_instead_of_piling_up(tmp_path: Path) -> None:
+    """Printing is far faster than serializing and sending: long lines printed in a loop
+    are published by the printing thread once the stream holds MAX_PENDING_CHARS, so the
+    printer waits for IOPub and the kernel does not hold 100 MB of pending text."""
+    with contextmanager(_start)(tmp_path) as kernel:
+        idle = _idle_rss(kernel)
+        text = _run_cell(kernel.client, "for i in range(1000): print('x' * 100_000)")
+        assert text == ("x" * 100_000 + "\n") * 1000
+        assert peak_rss(kernel) - idle < ALLOWED_GROWTH

@@ -80,6 +80,9 @@ class FdSource(Protocol):
 #: Writes a stream holds at most: past it, the writer publishes them itself, and so waits
 #: while IOPub has no room (a flood to a slow client would otherwise pile up here).
 MAX_PENDING_WRITES = 10_000
+#: Characters a stream holds at most, likewise: printing is far faster than serializing and
+#: sending, so a loop printing long lines would otherwise hold its output here by the 100 MB.
+MAX_PENDING_CHARS = 1 << 20
 
 
 class OutStream(io.TextIOBase):
@@ -104,6 +107,9 @@ class OutStream(io.TextIOBase):
         self._lock = threading.RLock()
         #: What was written, with the parent it was written under, oldest first.
         self._pending: list[tuple[Any, str]] = []
+        #: Characters in _pending, about: writes add to it without a lock, so a race may
+        #: miss one; each publish counts it again.
+        self._pending_chars = 0
         self._reading_fd = False  # the fd was read and the text is not appended yet
         self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._current_parent = current_parent
@@ -167,9 +173,12 @@ class OutStream(io.TextIOBase):
                 # above is in the list already: it was not in the pipe, so a taker had
                 # read it, and had appended it too, as _reading_fd is clear again.
                 self._pending.append(written)
+            self._pending_chars += len(text)
             if not flusher.due:  # appended first: a flush that missed it is due again
                 flusher.request()
-            elif len(self._pending) >= MAX_PENDING_WRITES:
+            elif len(self._pending) >= MAX_PENDING_WRITES or (
+                self._pending_chars >= MAX_PENDING_CHARS
+            ):
                 self.publish_pending()  # waits while IOPub is full: memory stays bounded
         return len(text)
 
@@ -242,6 +251,8 @@ class OutStream(io.TextIOBase):
             return
         taken = pending[:count]
         del pending[:count]
+        # Counted again from what is left (a write landing now): a racing count is righted.
+        self._pending_chars = sum(len(t) for _, t in pending)
         for parent, run in groupby(taken, key=_PARENT):
             self._publish(self.channel, "".join(map(_TEXT, run)), parent)
 
@@ -270,6 +281,7 @@ class OutStream(io.TextIOBase):
                 pending = self._pending
                 parent = pending[-1][0] if pending else self._current_parent()
                 pending.append((parent, text))
+                self._pending_chars += len(text)
         finally:
             self._reading_fd = False
         return bool(text)
