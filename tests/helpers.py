@@ -172,3 +172,15 @@ def stop_managed_kernel(kernel: tuple[Any, Any], now: bool = True) -> None:
     km, kc = kernel
     kc.stop_channels()
     km.shutdown_kernel(now=now)
+
+
+@contextmanager
+def reference_kernel() -> Iterator[Any]:
+    """The reference kernel in a process of its own (a ``KernelProcess``), cleaned up after."""
+    from kernelwire.client import start_kernel
+
+    process = start_kernel()
+    try:
+        yield process
+    finally:
+        process.cleanup(timeout=5)

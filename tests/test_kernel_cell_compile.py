@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kernelwire.client import BlockingClient, KernelProcess, start_kernel
+from helpers import reference_kernel
+from kernelwire.client import BlockingClient, KernelProcess
 
 #: Bounds every wait (generous: the machine may be loaded).
 TIMEOUT = 60.0
@@ -19,11 +20,8 @@ TIMEOUT = 60.0
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[KernelProcess]:
-    process = start_kernel()
-    try:
+    with reference_kernel() as process:
         yield process
-    finally:
-        process.cleanup(timeout=5)
 
 
 def _result(client: BlockingClient, code: str) -> str:

@@ -29,13 +29,25 @@ def context() -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
 
 
 def subscribe(context: zmq.Context[zmq.Socket[bytes]], channel: IOPubChannel) -> zmq.Socket:
-    """A SUB socket on ``channel`` that has had its welcome (so it misses nothing after)."""
+    """A SUB socket on ``channel``, subscribed to everything."""
     sub = context.socket(zmq.SUB)
     sub.rcvhwm = 0
     sub.rcvtimeo = RECEIVE_TIMEOUT_MS
     sub.connect(channel.url)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     return sub
+
+
+def open_channel(
+    context: zmq.Context[zmq.Socket[bytes]], limits: KernelLimits | None = None
+) -> tuple[Session, IOPubChannel, zmq.Socket]:
+    """A running channel and a subscriber that has had its welcome."""
+    session = Session(key=b"k")
+    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0", limits)
+    channel.start()
+    sub = subscribe(context, channel)
+    sub.recv_multipart()  # the welcome
+    return session, channel, sub
 
 
 def receive(session: Session, sub: zmq.Socket, count: int) -> list[dict]:
@@ -50,11 +62,7 @@ def receive(session: Session, sub: zmq.Socket, count: int) -> list[dict]:
 
 
 def test_threads_publishing_at_once_keep_each_ones_order(context: zmq.Context) -> None:
-    session = Session(key=b"k")
-    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0")
-    channel.start()
-    sub = subscribe(context, channel)
-    sub.recv_multipart()  # the welcome
+    session, channel, sub = open_channel(context)
     per_thread, threads = 200, 4  # under the XPUB high-water mark (1000)
 
     def publish(name: str) -> None:
@@ -78,11 +86,7 @@ def test_threads_publishing_at_once_keep_each_ones_order(context: zmq.Context) -
 def test_a_buffer_changed_after_publishing_arrives_as_published(context: zmq.Context) -> None:
     """Small buffers are copied when published, as a send copies them, not when the IOPub
     thread gets to them: the buffer changes right after each publish."""
-    session = Session(key=b"k")
-    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0")
-    channel.start()
-    sub = subscribe(context, channel)
-    sub.recv_multipart()  # the welcome
+    session, channel, sub = open_channel(context)
     buffer = bytearray(4)
     for i in range(500):
         buffer[:] = i.to_bytes(4, "big")
@@ -96,11 +100,7 @@ def test_a_buffer_changed_after_publishing_arrives_as_published(context: zmq.Con
 
 
 def test_stop_sends_everything_queued_before_it(context: zmq.Context) -> None:
-    session = Session(key=b"k")
-    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0")
-    channel.start()
-    sub = subscribe(context, channel)
-    sub.recv_multipart()  # the welcome
+    session, channel, sub = open_channel(context)
     for i in range(900):
         channel.publish("stream", {"name": "stdout", "text": str(i)})
     channel.stop()
@@ -114,12 +114,7 @@ def test_stop_sends_everything_queued_before_it(context: zmq.Context) -> None:
 def test_iopub_sndhwm_keeps_a_flood_for_a_subscriber_not_reading(context: zmq.Context) -> None:
     """Past libzmq's default high-water mark (1000) a subscriber that does not read at once
     would lose messages; ``iopub_sndhwm`` raises it."""
-    session = Session(key=b"k")
-    limits = KernelLimits(iopub_sndhwm=5_000)
-    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0", limits)
-    channel.start()
-    sub = subscribe(context, channel)
-    sub.recv_multipart()  # the welcome
+    session, channel, sub = open_channel(context, KernelLimits(iopub_sndhwm=5_000))
     for i in range(3_000):
         channel.publish("stream", {"name": "stdout", "text": str(i)})
     assert channel.flush()

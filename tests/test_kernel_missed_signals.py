@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kernelwire.client import BlockingClient, KernelProcess, start_kernel
+from helpers import reference_kernel
+from kernelwire.client import BlockingClient, KernelProcess
 
 TIMEOUT = 60.0  # the cell sleeps ten times longer: only a delivered interrupt ends it in time
 
@@ -38,11 +39,8 @@ time.sleep(600)
 
 @pytest.fixture
 def kernel() -> Iterator[KernelProcess]:
-    process = start_kernel()
-    try:
+    with reference_kernel() as process:
         yield process
-    finally:
-        process.cleanup(timeout=5)
 
 
 def test_a_sigint_taken_by_another_thread_still_interrupts_the_sleeping_cell(
