@@ -9,6 +9,7 @@ and flush and stop covering everything queued before them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -122,3 +123,59 @@ def test_iopub_sndhwm_keeps_a_flood_for_a_subscriber_not_reading(context: zmq.Co
     assert texts == [str(i) for i in range(3_000)]
     channel.stop()
     sub.close(linger=0)
+
+
+def test_a_subscriber_joining_a_flood_to_a_slow_one_is_welcomed_then_served(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """While a thread publishes without pause and a subscriber reads slowly, the flood
+    goes through the queue without end: the IOPub thread must still answer new
+    subscriptions in between (it did only once the queue was empty)."""
+    session = Session(key=b"k")
+    channel = IOPubChannel(
+        context, session, "tcp://127.0.0.1:0", KernelLimits(iopub_sndhwm=5, iopub_stall_ms=60_000)
+    )
+    channel.start()
+    slow = subscribe(context, channel)
+    slow.rcvhwm = 5
+    slow.recv_multipart()  # the welcome
+    done = threading.Event()
+
+    def read_slowly() -> None:
+        while not done.is_set():
+            if slow.poll(100):
+                slow.recv_multipart()
+                time.sleep(0.001)
+        while slow.poll(100):  # then fast, so that stop() can send what is left
+            slow.recv_multipart()
+
+    def flood() -> None:
+        sequence = 0
+        while not done.is_set():
+            channel.publish("stream", {"name": "stdout", "text": str(sequence)})
+            sequence += 1
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (read_slowly, flood)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(3):
+            sub = subscribe(context, channel)
+            welcome = receive_any(session, sub)
+            assert welcome["header"]["msg_type"] == "iopub_welcome"
+            texts = [receive_any(session, sub)["content"]["text"] for _ in range(20)]
+            assert texts == [str(int(texts[0]) + i) for i in range(20)]
+            sub.close(linger=0)
+    finally:
+        done.set()
+        threads[1].join(RECEIVE_TIMEOUT_MS / 1000)
+        channel.stop()
+        threads[0].join(RECEIVE_TIMEOUT_MS / 1000)
+        slow.close(linger=0)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def receive_any(session: Session, sub: zmq.Socket) -> dict:
+    """The next message on ``sub``, welcomes included."""
+    _, frames = session.feed_identities(sub.recv_multipart())
+    return session.deserialize(frames)

@@ -92,6 +92,8 @@ log = logging.getLogger("kernelwire.kernel")
 _STOP = b"kernelwire-iopub-stop"
 #: The one frame sent over inproc: "the queue has something".
 _WAKE = b""
+#: Messages the IOPub thread sends from its queue between two looks for new subscriptions.
+SUBSCRIPTIONS_EVERY = 64
 #: Seconds ``os._exit`` waits for queued output to be written (while IOPub runs).
 EXIT_FLUSH_TIMEOUT = 5.0
 #: Queued in place of a message, followed by a sequence number: what came before it is
@@ -315,7 +317,9 @@ class IOPubChannel:
                 queue.clear()
                 self._queued_bytes = 0
                 self._room.notify_all()
-            for item in batch:
+            for sent, item in enumerate(batch):
+                if sent % SUBSCRIPTIONS_EVERY == 0:  # a flood to a slow subscriber may
+                    self._handle_subscriptions()  # last: a new one is welcomed meanwhile
                 if isinstance(item, tuple):
                     self._send(item[0], item[1])
                 elif item == _STOP:
