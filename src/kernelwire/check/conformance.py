@@ -205,51 +205,56 @@ def check_stdin(ctx: CheckContext, token: str) -> None:
     ctx.verdict(name, problems, "input_request answered with input_reply; the value came back")
 
 
-def check_introspection(ctx: CheckContext) -> None:
-    """complete, inspect, is_complete: shapes always, expectations when snippets give them."""
-    peer = ctx.peer
-    code = ctx.code("complete")
+def check_complete(ctx: CheckContext) -> None:
+    """complete_request: the reply's shape always, a match when the snippets name one."""
     name = "conformance.complete"
+    code = ctx.code("complete")
     if code is None:
         ctx.unsupported(name, NO_CODE.format(language=ctx.language))
-    else:
-        exchange = peer.request(
-            "shell", "complete_request", {"code": code, "cursor_pos": len(code)}
-        )
-        content = exchange.content
-        problems = [] if exchange.reply else [_no_reply(exchange, ctx)]
-        matches = content.get("matches")
-        if exchange.reply and not isinstance(matches, list):
-            problems.append("matches is not a list")
-        want = (ctx.snippets or {}).get("complete_match")
-        if want and isinstance(matches, list) and not any(want in str(m) for m in matches):
-            problems.append(f"no match offers {want!r} (matches: {matches[:5]})")
-        for field in ("cursor_start", "cursor_end"):
-            if exchange.reply and not isinstance(content.get(field), int):
-                problems.append(f"{field} is not an integer")
-        ctx.verdict(
-            name,
-            problems,
-            f"{len(matches or [])} match{'' if len(matches or []) == 1 else 'es'}, cursor "
-            f"{content.get('cursor_start')}..{content.get('cursor_end')}",
-        )
+        return
+    exchange = ctx.peer.request(
+        "shell", "complete_request", {"code": code, "cursor_pos": len(code)}
+    )
+    content = exchange.content
+    problems = [] if exchange.reply else [_no_reply(exchange, ctx)]
+    matches = content.get("matches")
+    if exchange.reply and not isinstance(matches, list):
+        problems.append("matches is not a list")
+    want = (ctx.snippets or {}).get("complete_match")
+    if want and isinstance(matches, list) and not any(want in str(m) for m in matches):
+        problems.append(f"no match offers {want!r} (matches: {matches[:5]})")
+    for field in ("cursor_start", "cursor_end"):
+        if exchange.reply and not isinstance(content.get(field), int):
+            problems.append(f"{field} is not an integer")
+    ctx.verdict(
+        name,
+        problems,
+        f"{len(matches or [])} match{'' if len(matches or []) == 1 else 'es'}, cursor "
+        f"{content.get('cursor_start')}..{content.get('cursor_end')}",
+    )
 
-    code = ctx.code("inspect")
+
+def check_inspect(ctx: CheckContext) -> None:
+    """inspect_request on code the snippets say has something to find."""
     name = "conformance.inspect"
+    code = ctx.code("inspect")
     if code is None:
         ctx.unsupported(name, NO_CODE.format(language=ctx.language))
-    else:
-        exchange = peer.request(
-            "shell", "inspect_request", {"code": code, "cursor_pos": len(code), "detail_level": 0}
-        )
-        content = exchange.content
-        problems = [] if exchange.reply else [_no_reply(exchange, ctx)]
-        if exchange.reply and content.get("found") is not True:
-            problems.append(f"found is {content.get('found')!r}")
-        if exchange.reply and not isinstance(content.get("data"), dict):
-            problems.append("data is not an object")
-        ctx.verdict(name, problems, f"found: {', '.join(content.get('data') or {})}")
+        return
+    exchange = ctx.peer.request(
+        "shell", "inspect_request", {"code": code, "cursor_pos": len(code), "detail_level": 0}
+    )
+    content = exchange.content
+    problems = [] if exchange.reply else [_no_reply(exchange, ctx)]
+    if exchange.reply and content.get("found") is not True:
+        problems.append(f"found is {content.get('found')!r}")
+    if exchange.reply and not isinstance(content.get("data"), dict):
+        problems.append("data is not an object")
+    ctx.verdict(name, problems, f"found: {', '.join(content.get('data') or {})}")
 
+
+def check_is_complete(ctx: CheckContext) -> None:
+    """is_complete_request tells the snippets' incomplete and complete code apart."""
     name = "conformance.is_complete"
     incomplete, complete = ctx.code("incomplete"), ctx.code("complete_code")
     if incomplete is None or complete is None:
@@ -257,7 +262,7 @@ def check_introspection(ctx: CheckContext) -> None:
         return
     problems = []
     for code, want in ((incomplete, "incomplete"), (complete, "complete")):
-        exchange = peer.request("shell", "is_complete_request", {"code": code})
+        exchange = ctx.peer.request("shell", "is_complete_request", {"code": code})
         if exchange.reply is None:
             problems.append(_no_reply(exchange, ctx))
         elif exchange.content.get("status") != want:

@@ -47,10 +47,9 @@ def _checks(ctx: CheckContext) -> list[Check]:
         (conformance.check_heartbeat, ("conformance.heartbeat",)),
         (conformance.check_iopub_welcome, ("conformance.iopub_welcome",)),
         (conformance.check_execute, tuple(f"conformance.{n}" for n in execute_names)),
-        (
-            conformance.check_introspection,
-            ("conformance.complete", "conformance.inspect", "conformance.is_complete"),
-        ),
+        (conformance.check_complete, ("conformance.complete",)),
+        (conformance.check_inspect, ("conformance.inspect",)),
+        (conformance.check_is_complete, ("conformance.is_complete",)),
         (conformance.check_history_and_comms, ("conformance.history", "conformance.comm_info")),
         (conformance.check_subshells, ("conformance.subshells",)),
         (conformance.check_handshake_and_curve, ("conformance.handshake", "conformance.curve")),
