@@ -184,3 +184,17 @@ def reference_kernel() -> Iterator[Any]:
         yield process
     finally:
         process.cleanup(timeout=5)
+
+
+def stream_texts_until_idle(client: Any, msg_id: str, timeout: float) -> list[str]:
+    """The text of each ``stream`` message of request ``msg_id``, up to its idle status, read
+    from a jupyter_client client's IOPub (other requests' messages skipped)."""
+    texts: list[str] = []
+    while True:
+        msg = client.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            texts.append(msg["content"]["text"])
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return texts

@@ -30,7 +30,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.session import Session as JCSession
 from zmq.utils.monitor import recv_monitor_message
 
-from helpers import wait_until_serving
+from helpers import stream_texts_until_idle, wait_until_serving
 from kernelwire.connect import channel_url, write_connection_file
 
 ENV_VAR = "KERNELWIRE_LIMITS"  # the documented interface, spelled out
@@ -98,15 +98,7 @@ def context() -> Iterator[zmq.Context[Any]]:
 def _run_cell(client: BlockingKernelClient, code: str) -> str:
     """Execute ``code``; its stdout, once the reply is there."""
     msg_id = client.execute(code)
-    text = []
-    while True:
-        msg = client.get_iopub_msg(timeout=TIMEOUT)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            text.append(msg["content"]["text"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
+    text = stream_texts_until_idle(client, msg_id, TIMEOUT)
     reply = client.get_shell_msg(timeout=TIMEOUT)
     assert reply["parent_header"]["msg_id"] == msg_id
     assert reply["content"]["status"] == "ok", reply["content"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from helpers import wait_until_serving
+from helpers import stream_texts_until_idle, wait_until_serving
 from kernelwire.client import KernelProcess, start_kernel
 
 #: Bounds every wait (generous: the machine may be loaded); the cells sleep much longer.
@@ -108,16 +108,9 @@ def test_the_last_print_of_a_flood_arrives_before_the_sleep_ends_in_order(
 
 
 def _stream_text(client: BlockingKernelClient, msg_id: str) -> tuple[str, int]:
-    """All stdout text of a cell up to its idle, and in how many messages it came."""
-    texts: list[str] = []
-    while True:
-        msg = client.get_iopub_msg(timeout=TIMEOUT)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            texts.append(msg["content"]["text"])
-        if msg["content"].get("execution_state") == "idle":
-            return "".join(texts), len(texts)
+    """All stream text of a cell up to its idle, and in how many messages it came."""
+    texts = stream_texts_until_idle(client, msg_id, TIMEOUT)
+    return "".join(texts), len(texts)
 
 
 def test_a_burst_of_flushed_prints_is_batched_in_order(
