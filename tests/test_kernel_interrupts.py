@@ -70,6 +70,24 @@ def test_an_interrupt_during_deferred_work_is_raised_when_it_is_done() -> None:
     assert not gate.in_user_code and not gate.pending
 
 
+def test_deferred_work_that_fails_raises_its_own_error_and_nests() -> None:
+    """A send that fails inside user code raises its own error, not a KeyboardInterrupt
+    that arrived meanwhile; deferred work inside deferred work defers to the outer one."""
+    gate = InterruptGate()
+    gate.request_started()
+    with gate.user_code():
+        with pytest.raises(OSError), gate.deferred():
+            gate.on_signal()
+            raise OSError("the socket is gone")
+        assert gate.in_user_code and gate.pending
+        gate.pending = False
+        with pytest.raises(KeyboardInterrupt), gate.deferred():
+            with gate.deferred():
+                gate.on_signal()
+            assert not gate.in_user_code  # the inner one ended: still deferred
+        assert gate.in_user_code and not gate.pending
+
+
 def test_deferred_work_outside_user_code_or_in_another_thread_is_plain() -> None:
     gate = InterruptGate()
     gate.request_started()

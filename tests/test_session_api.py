@@ -639,6 +639,52 @@ def test_parse_dates_false_keeps_strings() -> None:
     assert jsonutil.parse_date(message["header"]["date"]) == parsed
 
 
+def test_outputs_of_one_request_get_parent_headers_of_their_own() -> None:
+    """The receive path reuses the parent header it unpacked last (every output of a
+    request carries the same one): each message still gets its own dict, dates parsed as
+    configured at the time, and nested values are never shared between messages."""
+    sender, receiver = Session(key=KEY), Session(key=KEY)
+    parent = sender.msg("execute_request")
+    parent["header"]["future_field"] = {"nested": [1]}  # nested: not reused
+    flat_parent = sender.msg("execute_request")
+
+    def outputs(request: dict[str, Any], count: int = 2) -> list[dict[str, Any]]:
+        return [
+            receiver.deserialize(
+                after_delim(sender.serialize(sender.msg("stream", parent=request)))
+            )
+            for _ in range(count)
+        ]
+
+    first, second = (m["parent_header"] for m in outputs(flat_parent))
+    assert (
+        first
+        == second
+        == Session(key=KEY).deserialize(
+            after_delim(sender.serialize(sender.msg("stream", parent=flat_parent)))
+        )["parent_header"]
+    )
+    assert isinstance(second["date"], datetime)
+    second["msg_id"] = "changed by the application"
+    assert outputs(flat_parent, 1)[0]["parent_header"]["msg_id"] == flat_parent["msg_id"]
+    first, second = (m["parent_header"] for m in outputs(parent))
+    first["future_field"]["nested"].append(2)
+    assert second["future_field"] == {"nested": [1]}
+    receiver.parse_dates = False
+    assert isinstance(outputs(flat_parent, 1)[0]["parent_header"]["date"], str)
+    receiver.parse_dates = True
+    outputs(flat_parent, 1)
+    # a header only the tolerant parser reads (a byte that is not UTF-8), then the parent
+    _, header, *rest = after_delim(sender.serialize(sender.msg("stream", parent=flat_parent)))
+    header = header.replace(b'"username":"', b'"username":"\xff')
+    tolerated = receiver.deserialize([sender.sign([header, *rest]), header, *rest])
+    assert isinstance(tolerated["parent_header"]["date"], datetime)
+    with pytest.MonkeyPatch.context() as patch:  # date parsing replaced, as ipyparallel does
+        patch.setattr(kw_session, "extract_dates", lambda header: {**header, "seen": header})
+        seen = outputs(flat_parent, 1)[0]["parent_header"]["seen"]
+        assert isinstance(seen["date"], str)  # the replacement is given the text
+
+
 def test_unknown_header_fields_survive_receive_and_resend(session: Session) -> None:
     header = session.msg_header("execute_request")
     header["subshell_id"] = "sub-7"

@@ -14,6 +14,7 @@ configuration. Frames may be ``bytes`` or any bytes-like object (zmq Frames incl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from .adapter import adapt
@@ -94,6 +95,10 @@ def _buffers(frames: Sequence[Any]) -> list[memoryview]:
         raise MalformedMessage("a buffer frame is not bytes-like") from None
 
 
+#: Value types of a header that a shallow copy copies whole (none holds other objects).
+_FLAT = frozenset({str, datetime, int, float, bool, type(None)})
+
+
 class Codec:
     """Serializes and deserializes messages for one Session configuration.
 
@@ -101,7 +106,16 @@ class Codec:
     datetimes (jupyter_client's behaviour); off, they stay strings (fastest).
     """
 
-    __slots__ = ("_loads", "empty", "history", "pack", "parse_dates", "signer", "unpack")
+    __slots__ = (
+        "_last_parent",
+        "_loads",
+        "empty",
+        "history",
+        "pack",
+        "parse_dates",
+        "signer",
+        "unpack",
+    )
 
     def __init__(
         self,
@@ -125,6 +139,9 @@ class Codec:
         self.unpack = unpack
         self._loads = FIRST_TRY.get(unpack, unpack)
         self.empty = pack({})
+        # Every output of a request carries the same parent header: the last one unpacked
+        # (dates parsed), by its packed bytes, is copied instead of unpacked again.
+        self._last_parent: tuple[Any, dict[str, Any]] = (None, {})
 
     def pack_content(self, content: Any) -> bytes:
         """Content as the content frame: None -> the packed ``{}``, dict -> packed,
@@ -207,12 +224,18 @@ class Codec:
 
         loads = self._loads
         empty = self.empty  # parent and metadata are often the packed {}: skip the parser
+        last_packed, last_parent = self._last_parent
+        parent_seen = p_parent == last_packed and self.parse_dates
         try:
             header = loads(p_header)
-            parent = {} if p_parent == empty else loads(p_parent)
+            if parent_seen:
+                parent = last_parent.copy()  # flat: a shallow copy is a whole one
+            else:
+                parent = {} if p_parent == empty else loads(p_parent)
             metadata = {} if p_metadata == empty else loads(p_metadata)
             body = loads(p_content) if content else p_content
         except Exception:
+            parent_seen = False
             header, parent, metadata, body = self._unpack_carefully(
                 (p_header, p_parent, p_metadata, p_content), content
             )
@@ -239,9 +262,11 @@ class Codec:
             name = "header"
             try:
                 extract_dates_inplace(header)
-                if parent:
+                if parent and not parent_seen:
                     name = "parent_header"
                     extract_dates_inplace(parent)
+                    if all(value.__class__ in _FLAT for value in parent.values()):
+                        self._last_parent = (p_parent, parent.copy())
             except RecursionError:
                 raise BadFrame(name, "nested too deeply") from None
         message = {
