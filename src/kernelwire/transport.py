@@ -230,7 +230,7 @@ def _send_plain(
     if len(frames) == 1:
         _send_one(socket, frames[0], flags, copy, track)
         return
-    more = flags | _SNDMORE
+    more = int(flags) | _SNDMORE  # int(): ``zmq.NOBLOCK | ...`` would run enum's ``__or__``
     _send_one(socket, frames[0], more, copy, track)
     try:
         for frame in frames[1:-1]:

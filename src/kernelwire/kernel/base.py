@@ -555,7 +555,7 @@ class KernelBase:
         self._reply(socket, idents, msg, reply)
 
     def _status(self, state: str, parent: dict[str, Any]) -> None:
-        self.iopub.publish("status", {"execution_state": state}, parent)
+        self.iopub.publish("status", {"execution_state": state}, parent, direct=True)
 
     def _reply(
         self,
@@ -616,7 +616,10 @@ class KernelBase:
             context.cell_count = self._stored_cells
         if not silent:
             self.iopub.publish(
-                "execute_input", {"code": code, "execution_count": self.execution_count}, msg
+                "execute_input",
+                {"code": code, "execution_count": self.execution_count},
+                msg,
+                direct=True,
             )
         allow_stdin = bool(request.get("allow_stdin", True))
         user_expressions = request.get("user_expressions") or {}

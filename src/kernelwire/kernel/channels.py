@@ -30,7 +30,10 @@ class Publisher(Protocol):
         topic: str | None = None,
         metadata: dict[str, Any] | None = None,
         buffers: list[Any] | None = None,
-    ) -> None: ...
+        direct: bool = False,
+    ) -> None:
+        """Publish a message after those published before it; ``direct``: sparing it a
+        thread hop where nothing is queued is worth a check (the kernel's framing)."""
 
     def flush(self, timeout: float = 10.0) -> bool: ...
 

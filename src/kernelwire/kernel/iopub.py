@@ -2,14 +2,34 @@
 
 ZeroMQ sockets are not thread-safe, and IOPub is written from the main thread (cell
 output), the control thread (status) and the stream flusher. They all serialize and sign
-in the calling thread, then append the frames to one queue (one lock), and the IOPub thread
-sends them on the XPUB. The queue is a Python deque, not an inproc socket: a message of seven
-frames would cost seven sends and seven receives between threads. Only a wake-up goes over
-an inproc PUSH/PULL pair (the IOPub thread also waits there for subscriptions), and only when
-the IOPub thread has emptied the queue: during a burst, messages cross with no socket at all.
-:meth:`IOPubChannel.flush` waits until the IOPub thread has passed on everything queued
-before it and ZeroMQ's I/O thread has written it (see :mod:`.iobarrier`), so after an
-explicit ``sys.stdout.flush()`` the output survives the process ending at once.
+in the calling thread. The kernel's own framing messages (``status`` and ``execute_input``,
+published with ``direct=True``) are sent by the calling thread itself, without waiting
+(``NOBLOCK``), while nothing is queued and the IOPub thread is not using the XPUB: a hop to
+the IOPub thread, and that thread's contention for the GIL with the main thread, cost about
+a quarter of a trivial execute's round trip (busy, execute_input and idle each went through
+it). Every use of the XPUB, by any thread, holds one lock (the full memory barrier libzmq
+asks for when a socket changes threads). Other messages, and those (something is queued,
+the IOPub thread is busy, or the send would wait for a slow subscriber), go into one queue
+(one lock), behind which later messages then queue too, until the IOPub thread has emptied
+it; so order holds. Output is always queued: sending a flood directly would cost the
+publishing thread an extra ``ZMQ_EVENTS`` check per message (below) for no gain, since the
+IOPub thread sends it in batches while the publisher goes on. The queue is a Python deque,
+not an inproc socket: a message of seven frames would cost seven sends and seven receives
+between threads. Only a wake-up goes over an inproc PUSH/PULL pair, and only when the IOPub
+thread has emptied the queue: during a burst, messages cross with no socket at all.
+
+Since other threads use the XPUB, the IOPub thread does not poll the socket itself but
+waits on its ``ZMQ_FD`` (and the wake-up PULL and the monitor), and reads ``ZMQ_EVENTS``
+after each wake-up until no subscription waits. That descriptor signals an edge, which any
+thread's use of the socket can take: a direct send that finds a subscription waiting
+(``ZMQ_EVENTS``, checked after each) wakes the IOPub thread. While it works, publishers
+queue; it answers waiting subscriptions before each batch of the queue, so a flood does not
+hold a new subscriber's welcome back.
+
+:meth:`IOPubChannel.flush` waits until everything published before it has been sent
+(directly or by the IOPub thread) and ZeroMQ's I/O thread has written it (see
+:mod:`.iobarrier`), so after an explicit ``sys.stdout.flush()`` the output survives the
+process ending at once.
 
 Waiting like that on every flush would cost a loop of ``print(..., flush=True)`` three
 thread wake-ups per line, so streams do not: they queue their text and go on. While an
@@ -102,6 +122,8 @@ _FORWARDED = b"kernelwire-iopub-forwarded:"
 #: A ZMTP 3.1 SUBSCRIBE command frame is the topic after this prefix (longer than the
 #: one-byte prefix of the older subscription message).
 _SUBSCRIBE_COMMAND = b"\x09SUBSCRIBE"
+#: Plain ints: pyzmq's enum members make each ``&`` or ``|`` a call into enum's Python code.
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
 class IOPubChannel:
@@ -142,6 +164,13 @@ class IOPubChannel:
         #: refused, while the connection closes.
         self._peers: dict[int, int | None] = {}
         self._xpub.bind(url)
+        self._url = str(self._xpub.getsockopt_string(zmq.LAST_ENDPOINT))
+        #: Held by every use of the XPUB, whichever thread (the full memory barrier libzmq
+        #: asks for when a socket changes threads); taken after _push_lock, never before.
+        self._xpub_lock = threading.Lock()
+        #: The XPUB's ZMQ_FD: readable (edge-triggered) when it may have work; the IOPub
+        #: thread waits on it instead of polling the socket another thread may be using.
+        self._xpub_fd = self._xpub.getsockopt(zmq.FD)
         inproc = f"inproc://kernelwire-iopub-{id(self)}"
         self._pull = context.socket(zmq.PULL)
         self._pull.linger = 0
@@ -159,7 +188,8 @@ class IOPubChannel:
         self._queue_limit = self.limits.iopub_queue_bytes
         #: Notified when the IOPub thread has taken what was queued, or stops.
         self._room = threading.Condition(self._push_lock)
-        #: A wake-up is on its way or the IOPub thread is draining the queue (under _push_lock).
+        #: A wake-up is on its way or the IOPub thread is draining the queue or answering
+        #: subscriptions (under _push_lock); while it is set, publishers queue.
         self._wake_pending = False
         #: Wraps every send, so that no interrupt cuts a message in half (the kernel sets
         #: ``InterruptGate.deferred``; user code in the main thread publishes too).
@@ -173,7 +203,7 @@ class IOPubChannel:
 
     @property
     def url(self) -> str:
-        return str(self._xpub.getsockopt_string(zmq.LAST_ENDPOINT))
+        return self._url
 
     def start(self) -> None:
         self._thread.start()
@@ -187,8 +217,11 @@ class IOPubChannel:
         topic: str | None = None,
         metadata: dict[str, Any] | None = None,
         buffers: list[Any] | None = None,
+        direct: bool = False,
     ) -> None:
-        """Sign and queue one message; ``topic`` defaults to ``kernel.<session>.<msg_type>``."""
+        """Sign and queue one message; ``topic`` defaults to ``kernel.<session>.<msg_type>``.
+        ``direct``: send it from this thread if nothing is queued (see the module
+        docstring), as the kernel does with its status and ``execute_input`` messages."""
         if log.isEnabledFor(logging.DEBUG):  # --debug traces every message sent
             log.debug("iopub -> %s", msg_type)
         ident = topic.encode() if topic is not None else self._topic_prefix + msg_type.encode()
@@ -213,9 +246,34 @@ class IOPubChannel:
                 if self._push.closed:
                     log.warning("IOPub closed: dropped %s", msg_type)
                     return
-                self._enqueue((frames, copy))
-                self._queued_bytes += size
                 self._pushed += 1
+                if not (direct and self._send_directly(frames, copy)):
+                    self._enqueue((frames, copy))
+                    self._queued_bytes += size
+
+    def _send_directly(self, frames: list[Any], copy: bool) -> bool:
+        """Send a message on the XPUB from the calling thread (under _push_lock), sparing
+        it the hop to the IOPub thread; False if it must be queued: something is queued
+        before it, the IOPub thread is busy with the XPUB, IOPub is in drop mode, or the
+        send would wait for a slow subscriber (the IOPub thread waits, not the caller)."""
+        if self._wake_pending or self._dropping_until or self._ended:
+            return False
+        if not self._xpub_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._xpub.closed:  # the IOPub thread ended on the context's end
+                return False
+            send_frames(self._xpub, frames, copy=copy, flags=_NOBLOCK)
+            # The send may have taken the ZMQ_FD edge of a subscription that came
+            # meanwhile: the IOPub thread would sleep through it.
+            if self._xpub.get(_EVENTS) & _POLLIN:
+                self._push.send(_WAKE)
+                self._wake_pending = True
+            return True
+        except (zmq.Again, zmq.ContextTerminated):  # nothing was sent: queue it
+            return False
+        finally:
+            self._xpub_lock.release()
 
     def _wait_for_room(self) -> None:
         """Wait until the IOPub thread has taken the queue (or IOPub is not running, or
@@ -274,24 +332,21 @@ class IOPubChannel:
 
     def _run(self) -> None:
         poller = zmq.Poller()
-        poller.register(self._xpub, zmq.POLLIN)
+        poller.register(self._xpub_fd, zmq.POLLIN)
         poller.register(self._pull, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
         try:
             self._barrier.wait()  # its connection is up before the first flush needs it
-            while True:
+            while self._serve():
                 ready = dict(poller.poll())
                 if self._monitor in ready:
                     self._track_connections()
-                if self._xpub in ready:
-                    self._handle_subscriptions()
-                if self._pull in ready and not self._forward_queued():
-                    return
         except zmq.ContextTerminated:
             pass
         finally:
             self._pull.close()
-            self._xpub.close()
+            with self._xpub_lock:
+                self._xpub.close()
             self._barrier.close()
             self._ended = True
             with self._forwarded_changed:
@@ -300,37 +355,57 @@ class IOPubChannel:
                 self._room.notify_all()  # nor do publishers waiting for room
             self._monitor.close()
 
-    def _forward_queued(self) -> bool:
-        """Send what is queued, until the queue is empty; False once the stop marker came."""
-        while True:  # the wake-ups: the queue itself says what to do
+    def _serve(self) -> bool:
+        """Send what is queued and answer subscriptions until neither waits; False once
+        the stop marker came. Meanwhile publishers queue (``_wake_pending``), so they
+        neither jump the queue nor wait for the XPUB."""
+        while True:  # the wake-ups: the queue and the XPUB's events say what to do
             try:
                 self._pull.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
         queue = self._queue
         while True:
+            batch: list[tuple[list[Any], bool] | bytes] | None = None
             with self._push_lock:
-                if not queue:
-                    self._wake_pending = False  # the next message queued wakes this thread
+                self._wake_pending = True
+                if self._subscriptions_waiting():  # first: a flood must not hold them up
+                    pass
+                elif queue:
+                    batch = list(queue)
+                    queue.clear()
+                    self._queued_bytes = 0
+                    self._room.notify_all()
+                else:
+                    # Publishers may send directly again, and wake this thread (the next
+                    # message queued, or a subscription a direct send noticed).
+                    self._wake_pending = False
                     return True
-                batch = list(queue)
-                queue.clear()
-                self._queued_bytes = 0
-                self._room.notify_all()
+            if batch is None:
+                self._handle_subscriptions()
+                continue
             for sent, item in enumerate(batch):
-                if sent % SUBSCRIPTIONS_EVERY == 0:  # a flood to a slow subscriber may
-                    self._handle_subscriptions()  # last: a new one is welcomed meanwhile
+                if sent and sent % SUBSCRIPTIONS_EVERY == 0:  # a flood to a slow subscriber
+                    self._handle_subscriptions()  # may last: a new one is welcomed meanwhile
                 if isinstance(item, tuple):
-                    self._send(item[0], item[1])
+                    with self._xpub_lock:
+                        self._send(item[0], item[1])
                 elif item == _STOP:
                     return False
                 else:  # a flush marker
                     self._barrier.wait()
                     self._mark_forwarded(int(item[len(_FORWARDED) :]))
 
+    def _subscriptions_waiting(self) -> bool:
+        """Whether the XPUB has (un)subscriptions to read (reading ``ZMQ_EVENTS`` also
+        re-arms the ``ZMQ_FD`` edge the IOPub thread waits for)."""
+        with self._xpub_lock:
+            return bool(self._xpub.get(_EVENTS) & _POLLIN)
+
     def _send(self, frames: list[Any], copy: bool) -> None:
-        """Send one message on the XPUB, waiting up to ``iopub_stall_ms`` for subscribers
-        with no room, unless in drop mode (see the module docstring)."""
+        """Send one message on the XPUB (under _xpub_lock), waiting up to
+        ``iopub_stall_ms`` for subscribers with no room, unless in drop mode (see the
+        module docstring)."""
         if self._dropping_until and time.monotonic() >= self._dropping_until:
             self._xpub.setsockopt(zmq.XPUB_NODROP, 1)
             self._dropping_until = 0.0
@@ -359,6 +434,10 @@ class IOPubChannel:
             self._forwarded_changed.notify_all()
 
     def _handle_subscriptions(self) -> None:
+        with self._xpub_lock:  # from applying a subscription until its welcome is sent
+            self._read_subscriptions()
+
+    def _read_subscriptions(self) -> None:
         freed = 0  # subscriptions libzmq dropped with their closed connections
         while True:
             try:

@@ -96,7 +96,9 @@ class MemoryIOPub:
         topic: str | None = None,
         metadata: dict[str, Any] | None = None,
         buffers: list[Any] | None = None,
+        direct: bool = False,
     ) -> None:
+        """Send at once (``direct`` is for IOPubChannel's signature: nothing is queued)."""
         ident = (self._topic_prefix + msg_type if topic is None else topic).encode()
         with self.guard():
             self.session.send(
