@@ -38,6 +38,18 @@ def next_message(session: Session, sub: zmq.Socket[Any]) -> dict[str, Any]:
     return session.deserialize(frames)
 
 
+def small_subscriber(context: zmq.Context[Any], url: str) -> zmq.Socket[Any]:
+    """A subscriber with room for only a few messages: the kernel's sends to it soon wait."""
+    sub = context.socket(zmq.SUB)
+    sub.linger = 0
+    sub.rcvhwm = 5
+    sub.rcvbuf = 4096
+    sub.rcvtimeo = RECEIVE_TIMEOUT_MS
+    sub.connect(url)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    return sub
+
+
 @pytest.mark.parametrize("slow_subscriber", [False, True], ids=["direct", "queued"])
 def test_a_subscriber_joining_a_flood_is_welcomed_then_gets_every_message(
     context: zmq.Context[Any], slow_subscriber: bool
@@ -55,13 +67,7 @@ def test_a_subscriber_joining_a_flood_is_welcomed_then_gets_every_message(
     stopped = threading.Event()
     threads = []
     if slow_subscriber:
-        slow = context.socket(zmq.SUB)
-        slow.linger = 0
-        slow.rcvhwm = 5
-        slow.rcvbuf = 4096
-        slow.rcvtimeo = RECEIVE_TIMEOUT_MS
-        slow.connect(channel.url)
-        slow.setsockopt(zmq.SUBSCRIBE, b"")
+        slow = small_subscriber(context, channel.url)
         slow.recv_multipart()  # the welcome
 
         def read_slowly() -> None:
@@ -121,13 +127,7 @@ def test_order_holds_across_direct_sends_and_queueing_for_a_slow_subscriber(
         context, session, "tcp://127.0.0.1:0", KernelLimits(iopub_sndhwm=5, iopub_stall_ms=30_000)
     )
     channel.start()
-    sub = context.socket(zmq.SUB)
-    sub.linger = 0
-    sub.rcvhwm = 5
-    sub.rcvbuf = 4096
-    sub.rcvtimeo = RECEIVE_TIMEOUT_MS
-    sub.connect(channel.url)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = small_subscriber(context, channel.url)
     assert next_message(session, sub)["header"]["msg_type"] == "iopub_welcome"
     count = 2_000
     texts: list[str] = []
