@@ -221,3 +221,4 @@ def test_the_side_by_side_benchmark_runs() -> None:
     assert done.returncode == 0, done.stderr
     rows = {line.split("|")[0].strip() for line in done.stdout.splitlines() if "|" in line}
     assert {"kernelwire", "ipykernel"} <= rows, done.stdout
+    assert "to a bare reader" in done.stdout  # the kernel's delivery, the client left out
