@@ -674,11 +674,12 @@ def test_outputs_of_one_request_get_parent_headers_of_their_own() -> None:
     assert isinstance(outputs(flat_parent, 1)[0]["parent_header"]["date"], str)
     receiver.parse_dates = True
     outputs(flat_parent, 1)
-    # a header only the tolerant parser reads (a byte that is not UTF-8), then the parent
-    _, header, *rest = after_delim(sender.serialize(sender.msg("stream", parent=flat_parent)))
-    header = header.replace(b'"username":"', b'"username":"\xff')
-    tolerated = receiver.deserialize([sender.sign([header, *rest]), header, *rest])
-    assert isinstance(tolerated["parent_header"]["date"], datetime)
+    # a header, then a content, only the tolerant parser reads (a byte that is not UTF-8)
+    for part, field in ((1, b'"username":"'), (4, b'"text":"')):
+        frames = after_delim(sender.serialize(sender.msg("stream", {"text": ""}, flat_parent)))
+        frames[part] = frames[part].replace(field, field + b"\xff")
+        frames[0] = sender.sign(frames[1:])
+        assert isinstance(receiver.deserialize(frames)["parent_header"]["date"], datetime)
     with pytest.MonkeyPatch.context() as patch:  # date parsing replaced, as ipyparallel does
         patch.setattr(kw_session, "extract_dates", lambda header: {**header, "seen": header})
         seen = outputs(flat_parent, 1)[0]["parent_header"]["seen"]

@@ -224,14 +224,16 @@ class Codec:
 
         loads = self._loads
         empty = self.empty  # parent and metadata are often the packed {}: skip the parser
-        last_packed, last_parent = self._last_parent
-        parent_seen = p_parent == last_packed and self.parse_dates
+        parent_seen = False
         try:
             header = loads(p_header)
-            if parent_seen:
-                parent = last_parent.copy()  # flat: a shallow copy is a whole one
+            if p_parent == empty:
+                parent = {}
+            elif p_parent == (last := self._last_parent)[0] and self.parse_dates:
+                parent = last[1].copy()  # flat: a shallow copy is a whole one
+                parent_seen = True
             else:
-                parent = {} if p_parent == empty else loads(p_parent)
+                parent = loads(p_parent)
             metadata = {} if p_metadata == empty else loads(p_metadata)
             body = loads(p_content) if content else p_content
         except Exception:
