@@ -11,6 +11,7 @@ switches between sending directly and queueing for a slow subscriber.
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -146,3 +147,34 @@ def test_order_holds_across_direct_sends_and_queueing_for_a_slow_subscriber(
     reader.join(RECEIVE_TIMEOUT_MS / 1000)
     channel.stop()
     assert texts == [str(i) for i in range(count)]
+
+
+def test_a_subscription_waiting_at_the_xpub_is_welcomed_before_a_direct_send(
+    context: zmq.Context[Any],
+) -> None:
+    """A client that subscribes and at once sends a request (without waiting for its
+    welcome) must still get the request's busy status: when the subscription has reached
+    the XPUB but the IOPub thread has not answered it yet (the main thread holds the GIL),
+    the status goes through the IOPub thread, after the welcome. Sent directly, it went
+    out before the subscription was applied, and that subscriber never saw it."""
+    session = Session(key=b"k")
+    channel = IOPubChannel(context, session, "tcp://127.0.0.1:0", KernelLimits())
+    channel.start()
+    sub = small_subscriber(context, channel.url)
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(60)  # this thread keeps the GIL: the IOPub thread cannot run
+    try:
+        deadline = time.monotonic() + RECEIVE_TIMEOUT_MS / 1000
+        arrived = False
+        while not arrived and time.monotonic() < deadline:
+            with channel._xpub_lock:  # the subscription is at the XPUB, not yet applied
+                arrived = bool(channel._xpub.get(zmq.EVENTS) & zmq.POLLIN)
+        assert arrived
+        channel.publish("status", {"execution_state": "busy"}, direct=True)
+    finally:
+        sys.setswitchinterval(switch_interval)
+    try:
+        received = [next_message(session, sub)["header"]["msg_type"] for _ in range(2)]
+        assert received == ["iopub_welcome", "status"]
+    finally:
+        channel.stop()

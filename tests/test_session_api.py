@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -680,6 +681,16 @@ def test_outputs_of_one_request_get_parent_headers_of_their_own() -> None:
         frames[part] = frames[part].replace(field, field + b"\xff")
         frames[0] = sender.sign(frames[1:])
         assert isinstance(receiver.deserialize(frames)["parent_header"]["date"], datetime)
+
+    class AttrDict(dict[str, Any]):
+        pass
+
+    attr_receiver = Session(
+        key=KEY, unpack=lambda data: json.loads(bytes(data), object_hook=AttrDict)
+    )
+    sent = [sender.serialize(sender.msg("stream", parent=flat_parent)) for _ in range(2)]
+    for frames in sent:  # an unpacker's own dict class stays, reused parent or not
+        assert type(attr_receiver.deserialize(after_delim(frames))["parent_header"]) is AttrDict
     with pytest.MonkeyPatch.context() as patch:  # date parsing replaced, as ipyparallel does
         patch.setattr(kw_session, "extract_dates", lambda header: {**header, "seen": header})
         seen = outputs(flat_parent, 1)[0]["parent_header"]["seen"]

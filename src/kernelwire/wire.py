@@ -267,7 +267,9 @@ class Codec:
                 if parent and not parent_seen:
                     name = "parent_header"
                     extract_dates_inplace(parent)
-                    if all(value.__class__ in _FLAT for value in parent.values()):
+                    if parent.__class__ is dict and all(
+                        value.__class__ in _FLAT for value in parent.values()
+                    ):  # a copy of an unpacker's dict subclass would be a plain dict
                         self._last_parent = (p_parent, parent.copy())
             except RecursionError:
                 raise BadFrame(name, "nested too deeply") from None

@@ -254,26 +254,34 @@ class IOPubChannel:
     def _send_directly(self, frames: list[Any], copy: bool) -> bool:
         """Send a message on the XPUB from the calling thread (under _push_lock), sparing
         it the hop to the IOPub thread; False if it must be queued: something is queued
-        before it, the IOPub thread is busy with the XPUB, IOPub is in drop mode, or the
-        send would wait for a slow subscriber (the IOPub thread waits, not the caller)."""
+        before it, the IOPub thread is busy with the XPUB, IOPub is in drop mode, a
+        subscription waits for its welcome, or the send would wait for a slow subscriber
+        (the IOPub thread waits, not the caller)."""
         if self._wake_pending or self._dropping_until or self._ended:
             return False
-        if not self._xpub_lock.acquire(blocking=False):
-            return False
-        try:
-            if self._xpub.closed:  # the IOPub thread ended on the context's end
+        # Not waiting for _wake_pending means the IOPub thread is not using the XPUB and
+        # cannot start to (it sets the flag under _push_lock first): at most its closing
+        # holds the lock. A blocking ``with`` leaves no gap for an exception to skip the
+        # release in.
+        with self._xpub_lock:
+            try:
+                # A subscriber that sent its subscription before this message must get
+                # its welcome first, then this message: the IOPub thread sends both.
+                if self._xpub.closed or self._xpub.get(_EVENTS) & _POLLIN:
+                    return False
+                send_frames(self._xpub, frames, copy=copy, flags=_NOBLOCK)
+            except (zmq.Again, zmq.ContextTerminated):  # nothing was sent: queue it
                 return False
-            send_frames(self._xpub, frames, copy=copy, flags=_NOBLOCK)
-            # The send may have taken the ZMQ_FD edge of a subscription that came
-            # meanwhile: the IOPub thread would sleep through it.
-            if self._xpub.get(_EVENTS) & _POLLIN:
-                self._push.send(_WAKE)
-                self._wake_pending = True
-            return True
-        except (zmq.Again, zmq.ContextTerminated):  # nothing was sent: queue it
-            return False
-        finally:
-            self._xpub_lock.release()
+            try:
+                # The send may have taken the ZMQ_FD edge of a subscription that came
+                # meanwhile: the IOPub thread would sleep through it.
+                subscription_waiting = self._xpub.get(_EVENTS) & _POLLIN
+            except zmq.ContextTerminated:  # sent; the IOPub thread is ending anyway
+                return True
+        if subscription_waiting:
+            self._push.send(_WAKE)
+            self._wake_pending = True
+        return True
 
     def _wait_for_room(self) -> None:
         """Wait until the IOPub thread has taken the queue (or IOPub is not running, or
