@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
+from jupyter_client.session import Session
 from jupyter_kernel_test import msgspec_v5
 
 from helpers import install_reference_kernelspec, jupyter_path
@@ -144,7 +145,12 @@ def _run_session(km: KernelManager) -> list[dict[str, Any]]:
     # connect at once. Otherwise each retries on its own 100 ms timer, and the input_request
     # could go to a stdin connection not made yet: the kernel's ROUTER drops it, and the
     # kernel waits for an answer for ever.
-    probe = km.client()
+    # The probe gets a session of its own: a client's shell, control and stdin sockets
+    # take its session id as their identity, and a kernel's ROUTER refuses a new
+    # connection whose identity one it has not yet seen closed still holds.
+    probe = km.client(
+        session=Session(key=km.session.key, signature_scheme=km.session.signature_scheme)
+    )
     probe.start_channels()
     try:
         probe.wait_for_ready(timeout=TIMEOUT)
