@@ -28,7 +28,7 @@ from typing import Any
 
 import zmq
 
-from kernelwire.client import BlockingClient, start_kernel
+from kernelwire.client import BlockingClient, requests, start_kernel
 from kernelwire.client.errors import KernelTimeout
 from kernelwire.session import Session
 
@@ -137,7 +137,7 @@ def bare_reader_seconds(info: dict[str, Any], session: Session, messages: int) -
         while dealer.poll(0):
             dealer.recv_multipart()
         start = time.perf_counter()
-        session.send(dealer, "execute_request", execute_content(str(messages)))
+        session.send(dealer, "execute_request", requests.execute(str(messages)).content)
         sub.rcvtimeo = 60_000
         received = 0
         while True:
@@ -154,17 +154,6 @@ def bare_reader_seconds(info: dict[str, Any], session: Session, messages: int) -
 
 #: The content frame of an idle status, as both bases pack it.
 IDLE = b'{"execution_state":"idle"}'
-
-
-def execute_content(code: str) -> dict[str, object]:
-    return {
-        "code": code,
-        "silent": False,
-        "store_history": True,
-        "user_expressions": {},
-        "allow_stdin": False,
-        "stop_on_error": True,
-    }
 
 
 def main() -> None:

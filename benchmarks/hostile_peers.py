@@ -66,6 +66,7 @@ from typing import Any
 import zmq
 
 from kernelwire.check.zmtp import RawSubscriber
+from kernelwire.client import requests
 from kernelwire.connect import channel_url, session_from_connection_info, write_connection_file
 from kernelwire.session import Session
 
@@ -339,14 +340,8 @@ def request_reply(
 
 
 def execute_content(code: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "silent": False,
-        "store_history": False,
-        "user_expressions": {},
-        "allow_stdin": False,
-        "stop_on_error": False,
-    }
+    """An execute_request's content that leaves no history and aborts nothing queued."""
+    return requests.execute(code, store_history=False, stop_on_error=False).content
 
 
 # ------------------------------------------------------------------------------ probes

@@ -376,16 +376,7 @@ def test_malformed_input_reply_is_ignored_and_input_keeps_waiting(
     client.stdin_channel.send(bad)
     _wait_for_log(kernel, logged)
     client.input("fine")
-    output = []
-    while True:
-        msg = client.get_iopub_msg(timeout=TIMEOUT)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            output.append(msg["content"]["text"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    assert "".join(output) == "got 'fine'\n"
+    assert "".join(stream_texts_until_idle(client, msg_id, TIMEOUT)) == "got 'fine'\n"
     with pytest.raises(Empty):
         client.get_stdin_msg(timeout=0.1)
 

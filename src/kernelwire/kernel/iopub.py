@@ -8,12 +8,13 @@ published with ``direct=True``) are sent by the calling thread itself, without w
 the IOPub thread, and that thread's contention for the GIL with the main thread, cost about
 a quarter of a trivial execute's round trip (busy, execute_input and idle each went through
 it). Every use of the XPUB, by any thread, holds one lock (the full memory barrier libzmq
-asks for when a socket changes threads). Other messages, and those (something is queued,
-the IOPub thread is busy, or the send would wait for a slow subscriber), go into one queue
-(one lock), behind which later messages then queue too, until the IOPub thread has emptied
-it; so order holds. Output is always queued: sending a flood directly would cost the
-publishing thread an extra ``ZMQ_EVENTS`` check per message (below) for no gain, since the
-IOPub thread sends it in batches while the publisher goes on. The queue is a Python deque,
+asks for when a socket changes threads). Every other message goes into one queue (one
+lock), and so does a framing message when something is queued, the IOPub thread is busy,
+a subscription waits for its welcome, or the send would wait for a slow subscriber; later
+messages then queue behind it until the IOPub thread has emptied the queue, so order holds.
+Output is always queued: sending a flood directly would cost the publishing thread two
+``ZMQ_EVENTS`` checks per message (below) for no gain, since the IOPub thread sends it in
+batches while the publisher goes on. The queue is a Python deque,
 not an inproc socket: a message of seven frames would cost seven sends and seven receives
 between threads. Only a wake-up goes over an inproc PUSH/PULL pair, and only when the IOPub
 thread has emptied the queue: during a burst, messages cross with no socket at all.
@@ -21,10 +22,11 @@ thread has emptied the queue: during a burst, messages cross with no socket at a
 Since other threads use the XPUB, the IOPub thread does not poll the socket itself but
 waits on its ``ZMQ_FD`` (and the wake-up PULL and the monitor), and reads ``ZMQ_EVENTS``
 after each wake-up until no subscription waits. That descriptor signals an edge, which any
-thread's use of the socket can take: a direct send that finds a subscription waiting
-(``ZMQ_EVENTS``, checked after each) wakes the IOPub thread. While it works, publishers
-queue; it answers waiting subscriptions before each batch of the queue, so a flood does not
-hold a new subscriber's welcome back.
+thread's use of the socket can take: a direct send reads ``ZMQ_EVENTS`` before it (a
+subscription already waiting has the message queued, so its welcome comes first) and after
+it (one that came meanwhile wakes the IOPub thread). While it works, publishers queue; it
+answers waiting subscriptions before each batch of the queue, and every
+``SUBSCRIPTIONS_EVERY`` messages within one, so a flood does not hold a welcome back.
 
 :meth:`IOPubChannel.flush` waits until everything published before it has been sent
 (directly or by the IOPub thread) and ZeroMQ's I/O thread has written it (see
@@ -225,17 +227,12 @@ class IOPubChannel:
         if log.isEnabledFor(logging.DEBUG):  # --debug traces every message sent
             log.debug("iopub -> %s", msg_type)
         ident = topic.encode() if topic is not None else self._topic_prefix + msg_type.encode()
-        session = self.session
-        msg, frames, copy = session._prepare(
-            msg_type, content, parent, ident, buffers, None, metadata
-        )
-        if frames is None:  # a forked child: the session has warned
+        prepared = self._signed(msg_type, content, parent, ident, buffers, metadata)
+        if prepared is None:  # a forked child: the session has warned
             return
-        check_frames(frames)  # a bad buffer raises here, in the caller, as a send would
+        frames, copy = prepared
         if copy and buffers:  # copied now, as a send would, not when the IOPub thread runs
             frames[-len(buffers) :] = [zmq.Frame(buffer, copy=True) for buffer in buffers]
-        if session._debug:
-            _print_sent(msg, frames)
         size = _bytes_in(frames, len(buffers) if buffers else 0)
         # Waiting for room in the guard too: a Ctrl-C meanwhile is raised once the message
         # is queued, so a print interrupted in a flood neither loses nor repeats its text.
@@ -250,6 +247,29 @@ class IOPubChannel:
                 if not (direct and self._send_directly(frames, copy)):
                     self._enqueue((frames, copy))
                     self._queued_bytes += size
+
+    def _signed(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: dict[str, Any] | None,
+        ident: bytes | None,
+        buffers: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[list[Any], bool] | None:
+        """The message's frames and copy flag, as ``Session.send`` would send them (printed
+        in debug mode); None in a forked child. A bad buffer raises here, in the publishing
+        thread, as a send would."""
+        session = self.session
+        msg, frames, copy = session._prepare(
+            msg_type, content, parent, ident, buffers, None, metadata
+        )
+        if frames is None:
+            return None
+        check_frames(frames)
+        if session._debug:
+            _print_sent(msg, frames)
+        return frames, copy
 
     def _send_directly(self, frames: list[Any], copy: bool) -> bool:
         """Send a message on the XPUB from the calling thread (under _push_lock), sparing
@@ -267,7 +287,7 @@ class IOPubChannel:
             try:
                 # A subscriber that sent its subscription before this message must get
                 # its welcome first, then this message: the IOPub thread sends both.
-                if self._xpub.closed or self._xpub.get(_EVENTS) & _POLLIN:
+                if self._xpub.closed or self._subscription_readable():
                     return False
                 send_frames(self._xpub, frames, copy=copy, flags=_NOBLOCK)
             except (zmq.Again, zmq.ContextTerminated):  # nothing was sent: queue it
@@ -275,12 +295,11 @@ class IOPubChannel:
             try:
                 # The send may have taken the ZMQ_FD edge of a subscription that came
                 # meanwhile: the IOPub thread would sleep through it.
-                subscription_waiting = self._xpub.get(_EVENTS) & _POLLIN
+                subscription_waiting = self._subscription_readable()
             except zmq.ContextTerminated:  # sent; the IOPub thread is ending anyway
                 return True
         if subscription_waiting:
-            self._push.send(_WAKE)
-            self._wake_pending = True
+            self._wake()
         return True
 
     def _wait_for_room(self) -> None:
@@ -302,8 +321,13 @@ class IOPubChannel:
         was woken already and has not yet found the queue empty."""
         self._queue.append(item)
         if not self._wake_pending:
-            self._push.send(_WAKE)
-            self._wake_pending = True
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the IOPub thread (under _push_lock); it clears the flag once it finds
+        nothing left to do."""
+        self._push.send(_WAKE)
+        self._wake_pending = True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message published before this call has been written to the
@@ -333,7 +357,7 @@ class IOPubChannel:
         exit_guard.discard(self._flush_before_exit)
         with self._push_lock:
             self._queue.append(_STOP)
-            self._push.send(_WAKE)
+            self._wake()
             self._push.close()
             self._room.notify_all()  # a publisher waiting for room now drops its message
         self._thread.join(timeout)
@@ -408,7 +432,11 @@ class IOPubChannel:
         """Whether the XPUB has (un)subscriptions to read (reading ``ZMQ_EVENTS`` also
         re-arms the ``ZMQ_FD`` edge the IOPub thread waits for)."""
         with self._xpub_lock:
-            return bool(self._xpub.get(_EVENTS) & _POLLIN)
+            return self._subscription_readable()
+
+    def _subscription_readable(self) -> bool:
+        """``ZMQ_EVENTS`` says an (un)subscription waits to be read (under _xpub_lock)."""
+        return bool(self._xpub.get(_EVENTS) & _POLLIN)
 
     def _send(self, frames: list[Any], copy: bool) -> None:
         """Send one message on the XPUB (under _xpub_lock), waiting up to
@@ -523,14 +551,9 @@ class IOPubChannel:
         """Send ``iopub_welcome`` (empty parent) under the subscribed topic itself, ahead
         of what is queued."""
         content = {"subscription": topic.decode("utf-8", "replace")}
-        session = self.session
-        msg, frames, copy = session._prepare(
-            "iopub_welcome", content, None, topic or None, None, None, None
-        )
-        if frames is not None:
-            if session._debug:
-                _print_sent(msg, frames)
-            self._send(frames, copy)
+        prepared = self._signed("iopub_welcome", content, None, topic or None)
+        if prepared is not None:
+            self._send(*prepared)
 
 
 def _bytes_in(frames: list[Any], buffer_count: int) -> int:
