@@ -121,6 +121,43 @@ def test_a_stop_signal_shuts_the_started_kernel_down(env, tmp_path, kernel, sign
             kill_leftover(kernel_pid)
 
 
+def first_sigint_ignored_cell(marker):
+    """The sleeping cell, with a SIGINT handler that ignores the first signal: what a kernel
+    shows whose process handed the SIGINT to a thread that never passes it on."""
+    return (
+        "import signal\n"
+        "ignored = []\n"
+        "def ignore_the_first(signum, frame):\n"
+        "    if not ignored:\n"
+        "        ignored.append(signum)\n"
+        "        return\n"
+        "    raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGINT, ignore_the_first)\n"
+    ) + sleeping_cell(marker)
+
+
+@KERNELS
+def test_an_interrupt_the_kernel_missed_is_sent_again(env, tmp_path, kernel):
+    """Regression: ``kernelwire run`` sent one SIGINT and then shutdown_request at once; a
+    kernel that missed the signal was shut down with the cell still running (seen once with
+    ipykernel in CI). Now SIGINT goes again until the cell has ended."""
+    marker = tmp_path / "interrupted"
+    run = start_kernelwire("run", *kernel, first_sigint_ignored_cell(marker), env=env)
+    kernel_pid = None
+    try:
+        kernel_pid, _ = read_pids(run)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(60) == 128 + signal.SIGTERM
+        assert run.stderr.read() == "kernelwire run: stopped by SIGTERM\n"
+        assert marker.exists()  # the second SIGINT interrupted the code
+        assert wait_gone(kernel_pid)
+        assert leftovers(env) == []
+    finally:
+        kill_and_close(run)
+        if kernel_pid is not None:
+            kill_leftover(kernel_pid)
+
+
 @KERNELS
 def test_a_timeout_says_one_line_and_interrupts_then_stops_the_kernel(env, tmp_path, kernel):
     marker = tmp_path / "interrupted"

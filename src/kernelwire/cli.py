@@ -28,11 +28,12 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._version import __version__
-from .client.errors import ClientError
+from .client.errors import ClientError, KernelTimeout
 from .client.launcher import REFERENCE_KERNEL_ARGV, KernelProcess, start_kernel
 from .connect import ConnectionFileError, read_connection_file
 from .kernelspec import KernelSpecError, NoSuchKernel, get_kernel_spec
@@ -46,6 +47,8 @@ EXIT_OK, EXIT_RAISED, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 #: Seconds each polite step of stopping a kernel may take before the next, firmer one.
 STOP_GRACE = 2.0
+#: Seconds to wait for an interrupted cell to end before sending SIGINT again.
+INTERRUPT_RETRY = 0.5
 #: Signals that stop ``kernelwire``; the exit status is 128 + the signal's number.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -387,7 +390,7 @@ def _leave_nothing_running(
             client.interrupt(timeout=STOP_GRACE)  # someone else's kernel: keep it, free it
         elif client is not None and kernel is not None and kernel.is_running():
             if running and interrupt_mode == "signal":
-                kernel.interrupt()
+                _interrupt_until_the_cell_ends(client, kernel)
             elif running:
                 client.interrupt(timeout=STOP_GRACE)
             client.shutdown(timeout=STOP_GRACE)
@@ -400,6 +403,28 @@ def _leave_nothing_running(
             if kernel is not None:
                 kernel.cleanup(timeout=STOP_GRACE)
                 _kill_process_group(kernel.pid)
+
+
+def _interrupt_until_the_cell_ends(client: BlockingClient, kernel: KernelProcess) -> None:
+    """SIGINT the kernel, and again every INTERRUPT_RETRY seconds until a kernel_info_request
+    queued behind the cell on shell is answered, for at most STOP_GRACE seconds.
+
+    One SIGINT can be lost: the kernel's process may hand it to a thread other than the
+    main one, where a kernel without a repair for that (ipykernel has none; kernelwire's
+    has) never acts on it, or the code may ignore one. And a kernel still in the cell may
+    act on shutdown_request only when the code ends, after the last polite step.
+    """
+    deadline = time.monotonic() + STOP_GRACE
+    while True:
+        kernel.interrupt()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            client.kernel_info(timeout=min(INTERRUPT_RETRY, left))
+            return
+        except KernelTimeout:
+            continue
 
 
 def _kill_process_group(pgid: int) -> None:
