@@ -199,6 +199,34 @@ def test_python_and_fd_output_keep_their_order(kc: BlockingKernelClient) -> None
     assert _streams(_run(kc, code)) == {"stdout": "a\nb\nc\nd\neé\n"}
 
 
+def _lines_in_order(messages: list[dict[str, Any]]) -> list[str]:
+    """Every line of stream output, in the order the messages came (both streams)."""
+    text = "".join(msg["content"]["text"] for msg in messages if msg["msg_type"] == "stream")
+    return text.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("fd", "print_to"), [(2, "sys.stdout"), (1, "sys.stderr")], ids=["fd2-stdout", "fd1-stderr"]
+)
+def test_fd_output_and_prints_to_the_other_stream_keep_their_order(
+    kc: BlockingKernelClient, fd: int, print_to: str
+) -> None:
+    """Regression: what C code writes to fd 2 and a print to stdout after it (or fd 1 and
+    stderr) arrived all prints first, then all fd output: each write checked its own fd
+    only, and the fd reader's text went out after the other stream's."""
+    code = (
+        "import os, sys, time\n"
+        "for i in range(200):\n"
+        f"    os.write({fd}, f'fd{{i}}\\n'.encode())\n"
+        f"    print(f'print{{i}}', file={print_to})\n"
+        "    if i % 20 == 0:\n"
+        "        time.sleep(0.002)\n"  # the fd reader thread gets its turns too
+    )
+    expected = [line for i in range(200) for line in (f"fd{i}", f"print{i}")]
+    for _ in range(3):
+        assert _lines_in_order(_run(kc, code)) == expected
+
+
 def test_more_than_a_pipe_holds_arrives_complete_before_idle(kc: BlockingKernelClient) -> None:
     outputs = _streams(_run(kc, "import os\nos.system('seq 1 100000')"))
     expected = "".join(f"{n}\n" for n in range(1, 100001))  # 589 kB: many pipes full

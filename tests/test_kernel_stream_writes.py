@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from kernelwire.kernel.fdcapture import CapturedFd
+from kernelwire.kernel.fdcapture import CapturedFd, check_together
 from kernelwire.kernel.outstream import Flusher, OutStream
 
 WAIT = 30.0  # only turns a hang into a failure
@@ -275,6 +275,85 @@ def test_stdout_and_stderr_text_arrives_in_the_order_it_was_written() -> None:
         stream.write(text)
     flusher.flush_all()
     assert published == [("stdout", "a\na2\n"), ("stderr", "b\n"), ("stdout", "c\n")]
+
+
+class TwoCapturedStreams:
+    """stdout and stderr sharing a flusher (that never runs), each with a captured spare fd,
+    checked together before a write as the kernel's fds 1 and 2 are."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+        self.flusher = Flusher(interval=600, quiet=600)
+        self.out, self.err = (
+            OutStream(name, lambda name, text, _: self.published.append((name, text)), self.flusher)
+            for name in ("stdout", "stderr")
+        )
+        self.flusher.streams += [self.out, self.err]
+        self.spares = [os.open(os.devnull, os.O_WRONLY) for _ in range(2)]
+        self.sources = [CapturedFd(fd, None) for fd in self.spares]
+        self._close = check_together(self.sources)
+        for stream, source in zip((self.out, self.err), self.sources, strict=True):
+            stream.attach_fd(source)
+
+    def close(self) -> None:
+        for stream, source in zip((self.out, self.err), self.sources, strict=True):
+            stream.attach_fd(None)
+            source.restore()
+            source.close()
+            if source.saved is not None:
+                os.close(source.saved)
+        self._close()
+        for fd in self.spares:
+            os.close(fd)
+
+
+@pytest.fixture
+def two_streams() -> Iterator[TwoCapturedStreams]:
+    streams = TwoCapturedStreams()
+    yield streams
+    streams.close()
+
+
+def test_a_write_takes_the_other_streams_fd_output_first(two_streams: TwoCapturedStreams) -> None:
+    """C code wrote to fd 2, then a print to stdout: the fd text goes first, after what
+    stdout held before it."""
+    out, err = two_streams.out, two_streams.err
+    out.write("before\n")
+    os.write(two_streams.spares[1], b"from fd 2\n")
+    out.write("after\n")
+    os.write(two_streams.spares[0], b"from fd 1\n")
+    err.write("error\n")
+    two_streams.flusher.flush_all()
+    assert two_streams.published == [
+        ("stdout", "before\n"),
+        ("stderr", "from fd 2\n"),
+        ("stdout", "after\nfrom fd 1\n"),
+        ("stderr", "error\n"),
+    ]
+
+
+@pytest.mark.parametrize("taker", ["reader", "publish"])
+def test_fd_output_taken_by_another_thread_goes_after_the_last_writers_text(
+    two_streams: TwoCapturedStreams, taker: str
+) -> None:
+    """The fd reader (``absorb_fd_output``) or the flusher (``publish_pending``) takes
+    stderr's fd output while stdout holds text written before it: stdout's goes first, and
+    a print after that goes after the fd text (the flusher used to publish stdout's text,
+    let a cell print and write to fd 2, then take that fd text before the print's)."""
+    out, err = two_streams.out, two_streams.err
+    out.write("first\n")
+    os.write(two_streams.spares[1], b"from fd 2\n")
+    if taker == "reader":
+        err.absorb_fd_output()
+    else:
+        err.publish_pending()
+    out.write("last\n")
+    two_streams.flusher.flush_all()
+    assert two_streams.published == [
+        ("stdout", "first\n"),
+        ("stderr", "from fd 2\n"),
+        ("stdout", "last\n"),
+    ]
 
 
 def test_a_writer_publishes_itself_once_its_stream_holds_too_much() -> None:

@@ -5,8 +5,9 @@ processes and C code write to fd 1 and fd 2 directly, and would print in the ter
 started the kernel, where nobody looks. While the kernel runs, fds 1 and 2 point at pipes
 instead. A reader thread moves what arrives into the matching :class:`.OutStream` (so it is
 flushed like ``print`` output, stdout and stderr kept apart), and every write or flush of the
-stream first takes what the pipe holds: output is drained into the stream at the kernel's
-flush before ``idle``, and Python-level and fd-level text keep the order they were written.
+stream first takes what the pipes hold: output is drained into the stream at the kernel's
+flush before ``idle``, and Python-level and fd-level text keep the order they were written,
+across the two streams too (one check before a write asks both pipes).
 
 Code that holds the GIL while it writes (a C extension calling ``printf``) blocks once the
 pipe is full, and the reader thread, which needs the GIL, cannot empty it: the pipes are made
@@ -83,18 +84,28 @@ def _enlarge_pipe(fd: int) -> None:
         log.debug("pipe size left as it was: %s", exc)
 
 
-def _readiness_check(fd: int) -> tuple[Callable[[], object], Callable[[], None]]:
-    """A call whose result is truthy when ``fd`` can be read without blocking, and what to
-    call to release it. It runs before every write to a stream, in any thread and without
-    the stream's lock, so it is one system call bound once: ``epoll_wait`` where there is
-    epoll (Linux; no Python frame around it), else ``select`` (a ``poll`` object refuses
-    two threads at once). A pipe at EOF counts as readable with either."""
+def _readiness_check(*fds: int) -> tuple[Callable[[], object], Callable[[], None]]:
+    """A call whose result is truthy when one of ``fds`` can be read without blocking, and
+    what to call to release it. It runs before every write to a stream, in any thread and
+    without the stream's lock, so it is one system call bound once: ``epoll_wait`` where
+    there is epoll (Linux; no Python frame around it), else ``select`` (a ``poll`` object
+    refuses two threads at once). A pipe at EOF counts as readable with either."""
     if hasattr(select, "epoll"):
         epoll = select.epoll(1)
-        epoll.register(fd, select.EPOLLIN)
+        for fd in fds:
+            epoll.register(fd, select.EPOLLIN)
         return functools.partial(epoll.poll, 0, 1), epoll.close
-    readable = functools.partial(select.select, [fd], [], [], 0)
+    readable = functools.partial(select.select, list(fds), [], [], 0)
     return lambda: readable()[0], lambda: None
+
+
+def check_together(sources: list[CapturedFd]) -> Callable[[], None]:
+    """Have a write to any of ``sources``' streams check all their pipes (one system call),
+    so that it takes every stream's fd output first; returns what releases the check."""
+    shared, release = _readiness_check(*(source.read_end for source in sources))
+    for source in sources:
+        source.share_check(shared)
+    return release
 
 
 def _fd_of(stream: Any) -> int | None:
@@ -119,15 +130,22 @@ class CapturedFd:
         write_end = _above_std_fds(write_end)
         _enlarge_pipe(write_end)
         os.set_blocking(self.read_end, False)
-        #: Truthy when the pipe holds output not read yet (or is at EOF): see FdSource.
-        self.has_output, self._close_check = _readiness_check(self.read_end)
+        #: Truthy when the pipe holds output not read yet (or is at EOF).
+        self.readable, self._close_check = _readiness_check(self.read_end)
+        #: The check before a write (see FdSource): this pipe's, or, once
+        #: :meth:`share_check` gave one, that of every pipe captured along with it.
+        self.has_output = self.readable
         os.dup2(write_end, fd)  # inheritable: child processes write into the pipe too
         os.close(write_end)
         self.at_eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
+    def share_check(self, check: Callable[[], object]) -> None:
+        """Check ``check`` (all captured pipes) before a write instead of this pipe alone."""
+        self.has_output = check
+
     def read_available(self) -> str:
-        if not self.has_output():
+        if not self.readable():
             return ""
         chunks: list[bytes] = []
         size = 0
@@ -177,6 +195,7 @@ class FdCapture:
         self._moved_faulthandler = False
         self._wake_read, self._wake_write = os.pipe()
         self._selector = selectors.DefaultSelector()
+        self._close_shared_check: Callable[[], None] = lambda: None
         self._thread = threading.Thread(
             target=self._read_loop, name="kernelwire-fd-reader", daemon=True
         )
@@ -192,6 +211,8 @@ class FdCapture:
             self._captured[fd] = captured
             stream.attach_fd(captured)
             self._selector.register(captured.read_end, selectors.EVENT_READ, (stream, captured))
+        # fd 2 output goes before a print to stdout made after it
+        self._close_shared_check = check_together(list(self._captured.values()))
         self._keep_logs_out()
         stderr = self._captured.get(2)
         if faulthandler.is_enabled() and stderr is not None and stderr.saved is not None:
@@ -221,6 +242,7 @@ class FdCapture:
             if captured.saved is not None:
                 os.close(captured.saved)
         self._selector.close()
+        self._close_shared_check()
         for handler, stream in self._log_streams:
             handler.setStream(stream)
         for copy in self._log_copies:

@@ -11,9 +11,10 @@ is published by the writer itself, which then waits while IOPub has no room.
 
 A stream may also own a captured file descriptor (see :mod:`.fdcapture`): output written to
 fd 1 or 2 by child processes and C code joins the same buffer, and every write or flush
-first takes what the fd holds, so the text comes out in the order it was written. In a
-forked child (``multiprocessing``) the stream writes straight to that fd instead, for the
-parent to read.
+first takes what the fd holds, so the text comes out in the order it was written. The check
+before a write covers every captured fd at once: output C code wrote to fd 2 goes out
+before a ``print`` to stdout made after it (and the other way round). In a forked child
+(``multiprocessing``) the stream writes straight to that fd instead, for the parent to read.
 
 An explicit ``flush()`` (``print(..., flush=True)``) publishes at once, without waiting
 for another thread, unless this stream's previous explicit flush published less than
@@ -28,11 +29,15 @@ Text keeps the parent (the request) of the thread that wrote it: each write is k
 its parent, and a publish sends one message per run of writes under one parent (a
 subshell's cell printing while the main shell's does), in the order they were written.
 
-A write is the hot path (``print`` makes two): it takes no lock unless the fd has output
+A write is the hot path (``print`` makes two): it takes no lock unless an fd has output
 to take first, so it never waits for a publish in progress. It appends its (parent, text)
 pair in one step; publishers, under the lock, take out only what they counted. The fd
 check is the one system call left per write; it cannot be skipped for any write without
 risking fd output landing after text written after it.
+
+Text is held by one stream at a time, the flusher's ``last_writer``: a stream that takes
+over (a write, or fd output read) publishes what the previous one holds first. The streams
+of a flusher share one lock, so that taking over and reading fds never wait on each other.
 """
 
 from __future__ import annotations
@@ -63,8 +68,9 @@ class FdSource(Protocol):
 
     @property
     def has_output(self) -> Callable[[], object]:
-        """A call whose result is truthy when ``fd`` holds text not read yet. It runs
-        before every write to the stream: one system call, no more, and no Python frame."""
+        """A call whose result is truthy when ``fd``, or another fd captured with it, holds
+        text not read yet. It runs before every write to the stream: one system call, no
+        more, and no Python frame."""
         ...
 
     def read_available(self) -> str:
@@ -102,15 +108,15 @@ class OutStream(io.TextIOBase):
         self.channel = channel
         self._publish = publish
         self._flusher = flusher
-        #: Held by whoever takes from the pending list or reads the fd (never by a write
-        #: that finds the fd empty: see :meth:`write`).
-        self._lock = threading.RLock()
+        #: The flusher's, shared with its other streams: held by whoever takes from a
+        #: pending list or reads an fd (never by a write that finds the fds empty: see
+        #: :meth:`write`).
+        self._lock = flusher.lock
         #: What was written, with the parent it was written under, oldest first.
         self._pending: list[tuple[Any, str]] = []
         #: Characters in _pending, about: writes add to it without a lock, so a race may
         #: miss one; each publish counts it again.
         self._pending_chars = 0
-        self._reading_fd = False  # the fd was read and the text is not appended yet
         self._last_explicit_flush = -1.0  # time.monotonic() of the last one published
         self._current_parent = current_parent
         self._fd_source: FdSource | None = None
@@ -159,19 +165,23 @@ class OutStream(io.TextIOBase):
             return self._write_bypassing(text)
         if text:
             flusher = self._flusher
-            if flusher.last_writer is not self:  # the other stream's text goes out first
-                self._take_turn(flusher)
             written = (self._current_parent(), text)
             source = self._fd_source
-            if (source is not None and source.has_output()) or self._reading_fd:
-                with self._lock:  # what was written to the fd before this write goes first
-                    self._take_fd_output()
+            if (source is not None and source.has_output()) or flusher.reading_fd:
+                if flusher.last_writer is not self:  # the other stream's text goes first
+                    self._take_turn(flusher)
+                with self._lock:  # what was written to the fds before this write goes next
+                    self._take_fd_outputs(flusher)
                     self._pending.append(written)
             else:
+                # Asked after the fds: a reader that took another fd's output while the
+                # check waited made that stream the last writer, and its text goes first.
+                if flusher.last_writer is not self:
+                    self._take_turn(flusher)
                 # No lock: the append is one atomic step under the GIL, and takers only
-                # remove what they counted. Output written to the fd before the check
-                # above is in the list already: it was not in the pipe, so a taker had
-                # read it, and had appended it too, as _reading_fd is clear again.
+                # remove what they counted. Output written to an fd before the check above
+                # is in a list already: it was not in the pipe, so a taker had read it,
+                # and had appended it too, as reading_fd is clear again.
                 self._pending.append(written)
             self._pending_chars += len(text)
             if not flusher.due:  # appended first: a flush that missed it is due again
@@ -181,6 +191,15 @@ class OutStream(io.TextIOBase):
             ):
                 self.publish_pending()  # waits while IOPub is full: memory stays bounded
         return len(text)
+
+    def _take_fd_outputs(self, flusher: Flusher) -> None:
+        """Before a write (under the lock): what every captured fd holds, so that it goes
+        out before the write. This stream's fd output joins its text; another stream's
+        goes after this stream's text, which is published first."""
+        flusher.hand_over(self)  # a reader may have made another stream the last writer
+        for stream in flusher.streams:
+            stream._take_fd_output()
+        flusher.hand_over(self)
 
     def _take_turn(self, flusher: Flusher) -> None:
         """Publish what the stream written to before this one holds, so that stdout and
@@ -215,7 +234,8 @@ class OutStream(io.TextIOBase):
             self.write(line)
 
     def absorb_fd_output(self) -> None:
-        """Move what the fd holds into the buffer and have it flushed soon (reader thread)."""
+        """Move what the fd holds into the buffer and have it flushed soon (reader thread).
+        This stream takes over from the last writer, whose text went first."""
         with self._lock:
             taken = self._take_fd_output()
         if taken:
@@ -270,20 +290,23 @@ class OutStream(io.TextIOBase):
 
     def _take_fd_output(self) -> bool:
         """Append what the fd holds to the pending text (the caller holds the lock), under
-        the parent of the text before it (or, with none pending, the reader's shell's)."""
+        the parent of the text before it (or, with none pending, the reader's shell's).
+        The stream takes over from the last writer, whose text is older and goes first."""
         source = self._fd_source
         if source is None:
             return False
-        self._reading_fd = True  # until appended: see write()
+        flusher = self._flusher
+        flusher.reading_fd = True  # until appended: see write()
         try:
             text = source.read_available()
             if text:
+                flusher.hand_over(self)
                 pending = self._pending
                 parent = pending[-1][0] if pending else self._current_parent()
                 pending.append((parent, text))
                 self._pending_chars += len(text)
         finally:
-            self._reading_fd = False
+            flusher.reading_fd = False
         return bool(text)
 
 
@@ -304,6 +327,10 @@ class Flusher:
         self.due = False
         #: The stream written to last (its streams share this flusher): see OutStream.write.
         self.last_writer: OutStream | None = None
+        #: The streams' lock (see OutStream._lock).
+        self.lock = threading.RLock()
+        #: A captured fd was read and its text is not appended yet (under the lock).
+        self.reading_fd = False
         self._stopped = threading.Event()  # also ends the wait for more writes, at once
         self._thread = threading.Thread(target=self._run, name="kernelwire-flusher", daemon=True)
 
@@ -317,13 +344,27 @@ class Flusher:
             self.due = True
             self._wanted.set()
 
+    def hand_over(self, stream: OutStream) -> None:
+        """Make ``stream`` the last writer, publishing what the previous one holds (under
+        the streams' lock, which a C stdio flush must not be made under: see
+        OutStream.flush_c_stdio)."""
+        previous = self.last_writer
+        if previous is not stream:
+            if previous is not None:
+                previous._publish_locked()
+            self.last_writer = stream
+
     def flush_all(self) -> None:
         """Publish what every stream holds (without waiting: IOPub keeps the order). C
         stdio is flushed once for all streams: the kernel flushes twice per request, and
         each call into libc lets the other threads take the GIL."""
         c_stdio_flushed = any(stream.flush_c_stdio() for stream in self.streams)
+        last = self.last_writer  # holds the newest text: published last
         for stream in self.streams:
-            stream.publish_pending(c_stdio_flushed)
+            if stream is not last:
+                stream.publish_pending(c_stdio_flushed)
+        if last is not None:
+            last.publish_pending(c_stdio_flushed)
 
     def stop(self) -> None:
         exit_guard.discard(self.flush_all)
