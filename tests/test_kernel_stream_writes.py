@@ -283,17 +283,24 @@ class TwoCapturedStreams:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, str]] = []
+        #: Called inside each publish (a test may raise from it, as an interrupt would).
+        self.on_publish: Callable[[], None] = lambda: None
+        #: Called where C stdio is flushed (the GIL is released there: other threads run).
+        self.on_c_stdio_flush: Callable[[], None] = lambda: None
         self.flusher = Flusher(interval=600, quiet=600)
         self.out, self.err = (
-            OutStream(name, lambda name, text, _: self.published.append((name, text)), self.flusher)
-            for name in ("stdout", "stderr")
+            OutStream(name, self._publish, self.flusher) for name in ("stdout", "stderr")
         )
         self.flusher.streams += [self.out, self.err]
         self.spares = [os.open(os.devnull, os.O_WRONLY) for _ in range(2)]
-        self.sources = [CapturedFd(fd, None) for fd in self.spares]
+        self.sources = [CapturedFd(fd, lambda _: self.on_c_stdio_flush()) for fd in self.spares]
         self._close = check_together(self.sources)
         for stream, source in zip((self.out, self.err), self.sources, strict=True):
             stream.attach_fd(source)
+
+    def _publish(self, name: str, text: str, parent: Any) -> None:
+        self.published.append((name, text))
+        self.on_publish()
 
     def close(self) -> None:
         for stream, source in zip((self.out, self.err), self.sources, strict=True):
@@ -354,6 +361,97 @@ def test_fd_output_taken_by_another_thread_goes_after_the_last_writers_text(
         ("stderr", "from fd 2\n"),
         ("stdout", "last\n"),
     ]
+
+
+class ReaderBeforeTheAppend(list[Any]):
+    """stdout's pending list, with the fd reader taking stderr's fd output (a child's) just
+    before the next append: the moment a write has checked the fds and not appended yet."""
+
+    def __init__(self, streams: TwoCapturedStreams) -> None:
+        super().__init__(streams.out._pending)
+        self.streams = streams
+        self.armed = True
+
+    def append(self, item: Any) -> None:
+        if self.armed:
+            self.armed = False
+            os.write(self.streams.spares[1], b"from a child\n")
+            reader = threading.Thread(target=self.streams.err.absorb_fd_output)
+            reader.start()
+            reader.join(WAIT)
+        super().append(item)
+
+
+def test_a_thread_keeps_its_order_when_the_reader_takes_over_mid_write(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Regression (found by review): the reader made stderr the last writer between a
+    stdout write's check and its append; the text was left behind in stdout, and the same
+    thread's next print, to stderr, went out before it."""
+    out, err = two_streams.out, two_streams.err
+    out.write("A\n")
+    out._pending = ReaderBeforeTheAppend(two_streams)
+    out.write("B\n")
+    err.write("C\n")
+    out.write("D\n")
+    two_streams.flusher.flush_all()
+    texts = [text for _, text in two_streams.published]
+    assert texts == ["A\n", "from a child\n", "B\n", "C\n", "D\n"]
+
+
+def test_text_appended_before_its_turn_is_published_after_the_older_text(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Regression (seen once in 300 runs of a cell alternating os.write(2) and print): a
+    write appends, then takes its turn from the other stream; the flusher thread publishing
+    in between (while C stdio is flushed) sent the new stdout text before stderr's older."""
+    out, err, flusher = two_streams.out, two_streams.err, two_streams.flusher
+
+    def flusher_runs_once() -> None:
+        two_streams.on_c_stdio_flush = lambda: None
+        flusher.flush_all()
+
+    err.write("older\n")
+    two_streams.on_c_stdio_flush = flusher_runs_once
+    out.write("newer\n")
+    flusher.flush_all()
+    assert two_streams.published == [("stderr", "older\n"), ("stdout", "newer\n")]
+
+
+def test_an_interrupt_while_publishing_before_fd_output_loses_none_of_it(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Regression (found by review): a print that finds C code's fd 2 output publishes
+    stdout's text first; a KeyboardInterrupt raised by that publish (the kernel raises a
+    deferred Ctrl-C once the message is queued) lost the fd text already read."""
+    out = two_streams.out
+    out.write("a\n")
+    os.write(two_streams.spares[1], b"from C code\n")
+
+    def interrupt_once() -> None:
+        two_streams.on_publish = lambda: None
+        raise KeyboardInterrupt
+
+    two_streams.on_publish = interrupt_once
+    with pytest.raises(KeyboardInterrupt):
+        out.write("b\n")
+    two_streams.flusher.flush_all()
+    assert two_streams.published == [("stdout", "a\n"), ("stderr", "from C code\n")]
+
+
+def test_a_pipe_at_eof_stops_sending_writes_down_the_slow_path(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Once a captured fd's writers are all gone, its pipe reads as ready for ever: the
+    checks stop asking it, or every write to both streams would take the lock."""
+    source = two_streams.sources[1]
+    source.restore()  # the spare fd points back where it did: the pipe has no writer left
+    assert source.has_output() and source.readable()
+    two_streams.err.write("taken\n")  # takes the EOF
+    assert source.at_eof
+    assert not source.has_output() and not source.readable()
+    two_streams.flusher.flush_all()
+    assert two_streams.published == [("stderr", "taken\n")]
 
 
 def test_a_writer_publishes_itself_once_its_stream_holds_too_much() -> None:

@@ -84,28 +84,43 @@ def _enlarge_pipe(fd: int) -> None:
         log.debug("pipe size left as it was: %s", exc)
 
 
-def _readiness_check(*fds: int) -> tuple[Callable[[], object], Callable[[], None]]:
-    """A call whose result is truthy when one of ``fds`` can be read without blocking, and
-    what to call to release it. It runs before every write to a stream, in any thread and
-    without the stream's lock, so it is one system call bound once: ``epoll_wait`` where
-    there is epoll (Linux; no Python frame around it), else ``select`` (a ``poll`` object
-    refuses two threads at once). A pipe at EOF counts as readable with either."""
-    if hasattr(select, "epoll"):
-        epoll = select.epoll(1)
-        for fd in fds:
-            epoll.register(fd, select.EPOLLIN)
-        return functools.partial(epoll.poll, 0, 1), epoll.close
-    readable = functools.partial(select.select, list(fds), [], [], 0)
-    return lambda: readable()[0], lambda: None
+class Readiness:
+    """Whether one of some pipes can be read without blocking. ``check`` runs before every
+    write to a stream, in any thread and without the stream's lock, so it is one system
+    call bound once: ``epoll_wait`` where there is epoll (Linux; no Python frame around
+    it), else ``select`` (a ``poll`` object refuses two threads at once)."""
+
+    def __init__(self, fds: list[int]) -> None:
+        self._epoll = select.epoll(1) if hasattr(select, "epoll") else None
+        self._fds = list(fds)
+        self.check: Callable[[], object]
+        if self._epoll is not None:
+            for fd in fds:
+                self._epoll.register(fd, select.EPOLLIN)
+            self.check = functools.partial(self._epoll.poll, 0, 1)
+        else:
+            readable = functools.partial(select.select, self._fds, [], [], 0)
+            self.check = lambda: readable()[0]
+
+    def forget(self, fd: int) -> None:
+        """Stop watching ``fd``: a pipe at EOF would count as readable for ever."""
+        if fd in self._fds:
+            self._fds.remove(fd)  # the list select is called with
+            if self._epoll is not None:
+                self._epoll.unregister(fd)
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
 
 
 def check_together(sources: list[CapturedFd]) -> Callable[[], None]:
     """Have a write to any of ``sources``' streams check all their pipes (one system call),
     so that it takes every stream's fd output first; returns what releases the check."""
-    shared, release = _readiness_check(*(source.read_end for source in sources))
+    shared = Readiness([source.read_end for source in sources])
     for source in sources:
         source.share_check(shared)
-    return release
+    return shared.close
 
 
 def _fd_of(stream: Any) -> int | None:
@@ -130,8 +145,10 @@ class CapturedFd:
         write_end = _above_std_fds(write_end)
         _enlarge_pipe(write_end)
         os.set_blocking(self.read_end, False)
-        #: Truthy when the pipe holds output not read yet (or is at EOF).
-        self.readable, self._close_check = _readiness_check(self.read_end)
+        self._own_check = Readiness([self.read_end])
+        self._shared_check: Readiness | None = None
+        #: Truthy when the pipe holds output not read yet (see FdSource).
+        self.readable = self._own_check.check
         #: The check before a write (see FdSource): this pipe's, or, once
         #: :meth:`share_check` gave one, that of every pipe captured along with it.
         self.has_output = self.readable
@@ -140,13 +157,12 @@ class CapturedFd:
         self.at_eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def share_check(self, check: Callable[[], object]) -> None:
-        """Check ``check`` (all captured pipes) before a write instead of this pipe alone."""
-        self.has_output = check
+    def share_check(self, shared: Readiness) -> None:
+        """Check ``shared`` (all captured pipes) before a write instead of this pipe alone."""
+        self._shared_check = shared
+        self.has_output = shared.check
 
     def read_available(self) -> str:
-        if not self.readable():
-            return ""
         chunks: list[bytes] = []
         size = 0
         while size < _DRAIN_LIMIT and not self.at_eof:
@@ -155,14 +171,22 @@ class CapturedFd:
             except BlockingIOError:
                 break
             except OSError:  # the pipe was closed by stop()
-                self.at_eof = True
+                self._reached_eof()
                 break
             if not chunk:
-                self.at_eof = True  # every writer is gone (only after restore)
+                self._reached_eof()  # every writer is gone (after restore, or fd closed)
                 break
             chunks.append(chunk)
             size += len(chunk)
         return self._decoder.decode(b"".join(chunks), final=self.at_eof)
+
+    def _reached_eof(self) -> None:
+        """No more output will come: the checks stop asking this pipe (at EOF it would
+        count as readable for ever, and every write take the slow path)."""
+        self.at_eof = True
+        self._own_check.forget(self.read_end)
+        if self._shared_check is not None:
+            self._shared_check.forget(self.read_end)
 
     def flush_c_stdio(self) -> None:
         if self._fflush is not None:
@@ -170,7 +194,7 @@ class CapturedFd:
 
     def close(self) -> None:
         """Release the pipe's read end (once the stream no longer asks it for output)."""
-        self._close_check()
+        self._own_check.close()
         os.close(self.read_end)
 
     def restore(self) -> None:

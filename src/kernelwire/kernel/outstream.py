@@ -73,6 +73,11 @@ class FdSource(Protocol):
         more, and no Python frame."""
         ...
 
+    @property
+    def readable(self) -> Callable[[], object]:
+        """A call whose result is truthy when ``fd`` itself holds text not read yet."""
+        ...
+
     def read_available(self) -> str:
         """The text written to ``fd`` so far and not read yet; never blocks."""
         ...
@@ -174,15 +179,16 @@ class OutStream(io.TextIOBase):
                     self._take_fd_outputs(flusher)
                     self._pending.append(written)
             else:
-                # Asked after the fds: a reader that took another fd's output while the
-                # check waited made that stream the last writer, and its text goes first.
-                if flusher.last_writer is not self:
-                    self._take_turn(flusher)
                 # No lock: the append is one atomic step under the GIL, and takers only
                 # remove what they counted. Output written to an fd before the check above
                 # is in a list already: it was not in the pipe, so a taker had read it,
                 # and had appended it too, as reading_fd is clear again.
                 self._pending.append(written)
+                # Asked after the append, as another thread may make another stream the
+                # last writer at any moment (a write, or fd output it took): that stream's
+                # text goes out first, and this one's stays for this stream's next publish.
+                if flusher.last_writer is not self:
+                    self._take_turn(flusher)
             self._pending_chars += len(text)
             if not flusher.due:  # appended first: a flush that missed it is due again
                 flusher.request()
@@ -202,11 +208,16 @@ class OutStream(io.TextIOBase):
         flusher.hand_over(self)
 
     def _take_turn(self, flusher: Flusher) -> None:
-        """Publish what the stream written to before this one holds, so that stdout and
-        stderr text interleaved by a cell arrives interleaved (one message per switch)."""
-        previous, flusher.last_writer = flusher.last_writer, self
-        if previous is not None and previous.pending_writes:
-            previous.publish_pending()
+        """Become the last writer: what the previous one holds is published (with what C
+        code buffered for it), so that stdout and stderr text interleaved by a cell
+        arrives interleaved (one message per switch)."""
+        previous = flusher.last_writer
+        # outside the lock: it may wait for the reader thread to drain a pipe
+        flushed = previous is not None and previous.pending_writes and previous.flush_c_stdio()
+        with self._lock:
+            if flushed and previous is flusher.last_writer and previous is not None:
+                previous._take_fd_output()
+            flusher.hand_over(self)
 
     def _write_bypassing(self, text: str) -> int:
         """A write that does not reach the buffer: refused once closed, or straight to the
@@ -248,6 +259,8 @@ class OutStream(io.TextIOBase):
         if not c_stdio_flushed:
             self.flush_c_stdio()
         with self._lock:
+            if self._pending:  # text is published by the last writer only: see hand_over
+                self._flusher.hand_over(self)
             self._take_fd_output()
             self._publish_locked()
 
@@ -293,14 +306,16 @@ class OutStream(io.TextIOBase):
         the parent of the text before it (or, with none pending, the reader's shell's).
         The stream takes over from the last writer, whose text is older and goes first."""
         source = self._fd_source
-        if source is None:
+        if source is None or not source.readable():
             return False
         flusher = self._flusher
+        # Before the pipe is read: an interrupt raised once this publish is queued (see
+        # iopub's guard) leaves the text in the pipe, not lost in between.
+        flusher.hand_over(self)
         flusher.reading_fd = True  # until appended: see write()
         try:
             text = source.read_available()
             if text:
-                flusher.hand_over(self)
                 pending = self._pending
                 parent = pending[-1][0] if pending else self._current_parent()
                 pending.append((parent, text))
@@ -347,7 +362,8 @@ class Flusher:
     def hand_over(self, stream: OutStream) -> None:
         """Make ``stream`` the last writer, publishing what the previous one holds (under
         the streams' lock, which a C stdio flush must not be made under: see
-        OutStream.flush_c_stdio)."""
+        OutStream.flush_c_stdio). The previous one's text is the older: a write appends
+        before it takes its turn, so for a moment both streams may hold text."""
         previous = self.last_writer
         if previous is not stream:
             if previous is not None:
