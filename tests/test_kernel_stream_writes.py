@@ -283,13 +283,17 @@ class TwoCapturedStreams:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, str]] = []
+        self.parents: list[Any] = []  # of each message published
+        #: What a write is made under (a subshell's thread would have its own).
+        self.parent: Any = "main"
         #: Called inside each publish (a test may raise from it, as an interrupt would).
         self.on_publish: Callable[[], None] = lambda: None
         #: Called where C stdio is flushed (the GIL is released there: other threads run).
         self.on_c_stdio_flush: Callable[[], None] = lambda: None
         self.flusher = Flusher(interval=600, quiet=600)
         self.out, self.err = (
-            OutStream(name, self._publish, self.flusher) for name in ("stdout", "stderr")
+            OutStream(name, self._publish, self.flusher, current_parent=lambda: self.parent)
+            for name in ("stdout", "stderr")
         )
         self.flusher.streams += [self.out, self.err]
         self.spares = [os.open(os.devnull, os.O_WRONLY) for _ in range(2)]
@@ -300,6 +304,7 @@ class TwoCapturedStreams:
 
     def _publish(self, name: str, text: str, parent: Any) -> None:
         self.published.append((name, text))
+        self.parents.append(parent)
         self.on_publish()
 
     def close(self) -> None:
@@ -437,6 +442,92 @@ def test_an_interrupt_while_publishing_before_fd_output_loses_none_of_it(
         out.write("b\n")
     two_streams.flusher.flush_all()
     assert two_streams.published == [("stdout", "a\n"), ("stderr", "from C code\n")]
+
+
+def interrupt_once(streams: TwoCapturedStreams) -> Callable[[], None]:
+    """An ``on_publish`` that raises KeyboardInterrupt once, as the kernel raises a Ctrl-C
+    that came during a publish once the message is queued."""
+
+    def interrupt() -> None:
+        streams.on_publish = lambda: None
+        raise KeyboardInterrupt
+
+    return interrupt
+
+
+def test_a_write_during_a_flush_of_its_empty_stream_waits_for_older_text(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Regression (found by review): stdout's flush found nothing to publish, so it did not
+    take over from stderr; a write to stdout landing while the flush looked at the pipe was
+    then published by that flush, before stderr's older text."""
+    out, err = two_streams.out, two_streams.err
+    source = two_streams.sources[0]
+    check = source.readable
+    go = threading.Event()
+
+    def writer() -> None:
+        err.write("older\n")
+        assert go.wait(WAIT)
+        out.write("newer\n")  # appends, then waits for the lock to take its turn
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    _wait_for(lambda: bool(err._pending))
+
+    def readable() -> object:  # inside stdout's flush, which found stdout empty
+        source.readable = check
+        go.set()
+        _wait_for(lambda: bool(out._pending))
+        return check()
+
+    source.readable = readable  # type: ignore[method-assign]
+    out.publish_pending()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    two_streams.flusher.flush_all()
+    assert two_streams.published == [("stderr", "older\n"), ("stdout", "newer\n")]
+
+
+def test_an_interrupt_during_a_turn_keeps_the_writers_order(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Regression (found by review): a Ctrl-C raised while a stdout write published
+    stderr's text left stderr the last writer, so what the cell printed after catching it
+    went out before the interrupted write's text."""
+    out, err = two_streams.out, two_streams.err
+    err.write("1\n")
+    two_streams.on_publish = interrupt_once(two_streams)
+    with pytest.raises(KeyboardInterrupt):
+        out.write("2\n")
+    err.write("stopped\n")
+    out.write("done\n")
+    two_streams.flusher.flush_all()
+    texts = [text for _, text in two_streams.published]
+    assert texts == ["1\n", "2\n", "stopped\n", "done\n"]
+
+
+def test_an_interrupt_between_two_parents_runs_loses_neither(
+    two_streams: TwoCapturedStreams,
+) -> None:
+    """Regression (found by review): stderr held text of the main shell's cell and then
+    of a subshell's; a Ctrl-C raised by the first message's publish lost the second run,
+    taken out of the pending list with the first."""
+    out, err = two_streams.out, two_streams.err
+    err.write("main\n")
+    two_streams.parent = "subshell"
+    err.write("subshell\n")
+    two_streams.parent = "main"
+    two_streams.on_publish = interrupt_once(two_streams)
+    with pytest.raises(KeyboardInterrupt):
+        out.write("next\n")  # takes its turn: publishes stderr's two runs
+    two_streams.flusher.flush_all()
+    assert two_streams.published == [
+        ("stderr", "main\n"),
+        ("stderr", "subshell\n"),
+        ("stdout", "next\n"),
+    ]
+    assert two_streams.parents == ["main", "subshell", "main"]
 
 
 def test_a_pipe_at_eof_stops_sending_writes_down_the_slow_path(

@@ -36,8 +36,11 @@ check is the one system call left per write; it cannot be skipped for any write 
 risking fd output landing after text written after it.
 
 Text is held by one stream at a time, the flusher's ``last_writer``: a stream that takes
-over (a write, or fd output read) publishes what the previous one holds first. The streams
-of a flusher share one lock, so that taking over and reading fds never wait on each other.
+over (a write, or fd output read) publishes what the previous one holds first, and a
+stream publishes only as the last writer. A write appends first and takes over after (the
+fd reader may take over at any moment in between), so for a moment both streams may hold
+text, the previous one's the older. The streams of a flusher share one lock, so that
+taking over and reading fds never wait on each other.
 """
 
 from __future__ import annotations
@@ -259,10 +262,13 @@ class OutStream(io.TextIOBase):
         if not c_stdio_flushed:
             self.flush_c_stdio()
         with self._lock:
-            if self._pending:  # text is published by the last writer only: see hand_over
-                self._flusher.hand_over(self)
             self._take_fd_output()
-            self._publish_locked()
+            # Counted before the hand-over: a write appending meanwhile (the hand-over may
+            # let other threads run) is newer than what the last writer holds.
+            count = len(self._pending)
+            if count:  # text is published by the last writer only: see hand_over
+                self._flusher.hand_over(self)
+            self._publish_locked(count)
 
     def flush_c_stdio(self) -> bool:
         """Push out what C code buffered, into the captured fd (every ``FILE`` at once, so
@@ -274,20 +280,28 @@ class OutStream(io.TextIOBase):
         source.flush_c_stdio()
         return True
 
-    def _publish_locked(self) -> None:
-        """Publish the pending text, one message per run of writes under one parent (the
-        caller holds the lock). Writes may append meanwhile: only what was counted is
-        taken out, so a write landing now stays for the next publish."""
+    def _publish_locked(self, count: int | None = None) -> None:
+        """Publish the pending text (its first ``count`` writes; all by default), one
+        message per run of writes under one parent (the caller holds the lock). Writes may
+        append meanwhile: only what was counted is taken out, so a write landing now stays
+        for the next publish."""
         pending = self._pending
-        count = len(pending)
+        if count is None:
+            count = len(pending)
         if not count:
             return
-        taken = pending[:count]
-        del pending[:count]
-        # Counted again from what is left (a write landing now): a racing count is righted.
-        self._pending_chars = sum(len(t) for _, t in pending)
-        for parent, run in groupby(taken, key=_PARENT):
-            self._publish(self.channel, "".join(map(_TEXT, run)), parent)
+        interrupted: KeyboardInterrupt | None = None
+        for parent, run in groupby(pending[:count], key=_PARENT):
+            texts = list(map(_TEXT, run))
+            del pending[: len(texts)]
+            # Counted again from what is left (a write landing now): a racing count is righted.
+            self._pending_chars = sum(len(t) for _, t in pending)
+            try:
+                self._publish(self.channel, "".join(texts), parent)
+            except KeyboardInterrupt as exc:  # raised once the message is queued (see
+                interrupted = exc  # iopub's guard): the other runs go out first
+        if interrupted is not None:
+            raise interrupted
 
     def flush(self) -> None:
         """Publish what was written: now, or within the flusher's interval when the previous
@@ -366,9 +380,9 @@ class Flusher:
         before it takes its turn, so for a moment both streams may hold text."""
         previous = self.last_writer
         if previous is not stream:
+            self.last_writer = stream  # first: an interrupt raised by the publish keeps it
             if previous is not None:
                 previous._publish_locked()
-            self.last_writer = stream
 
     def flush_all(self) -> None:
         """Publish what every stream holds (without waiting: IOPub keeps the order). C
