@@ -336,3 +336,26 @@ def test_snippets_file_adds_languages_and_is_checked(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"r": ["6 * 7"]}))
     with pytest.raises(ValueError, match="expected"):
         load_snippets(str(bad))
+
+
+@pytest.mark.timeout(30)
+def test_the_curve_probe_gives_up_when_its_request_cannot_be_queued() -> None:
+    """Regression: the probe without the kernel's keys sent with a blocking send; a DEALER
+    whose refused Curve connection was torn down and not made again has nowhere to queue
+    it, and ``kernelwire check`` hung for good (seen once in the suite). A DEALER that is
+    connected nowhere has no queue at all: the probe must still end, with no answer."""
+    import zmq
+
+    from kernelwire.check.conformance import answered_without_keys
+    from kernelwire.session import Session
+
+    context = zmq.Context()
+    plain = context.socket(zmq.DEALER)
+    plain.linger = 0
+    try:
+        started = time.monotonic()
+        assert answered_without_keys(plain, Session(key=b"k"), 0.5) is False
+        assert time.monotonic() - started < 20  # a bound, not a measure
+    finally:
+        plain.close()
+        context.term()

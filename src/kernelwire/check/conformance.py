@@ -440,9 +440,7 @@ def _check_curve(spec: Any, timeout: float) -> tuple[list[str], str]:
         plain.linger = 0
         try:
             plain.connect(channel_url(kernel.info, "shell"))
-            session = session_from_connection_info(kernel.info)
-            session.send(plain, "kernel_info_request", {})
-            if plain.poll(int(silence * 1000)):
+            if answered_without_keys(plain, session_from_connection_info(kernel.info), silence):
                 problems.append("a client without the keys was answered: the shell is in the clear")
         finally:
             plain.close()
@@ -452,6 +450,21 @@ def _check_curve(spec: Any, timeout: float) -> tuple[list[str], str]:
         "started with a Curve keypair: a client with the keys was answered, one without "
         f"them got nothing in {silence:g}s"
     )
+
+
+def answered_without_keys(plain: Any, session: Any, silence: float) -> bool:
+    """Whether ``plain``, a DEALER connected to a Curve kernel's shell without its keys,
+    gets an answer to a kernel_info_request within ``silence`` seconds. A DEALER has
+    nowhere to queue a message while its refused connection is torn down and not yet made
+    again: the send then waits, at most ``silence`` too, and that counts as no answer."""
+    import zmq
+
+    plain.sndtimeo = int(silence * 1000)
+    try:
+        session.send(plain, "kernel_info_request", {})
+    except zmq.Again:
+        return False
+    return bool(plain.poll(int(silence * 1000)))
 
 
 def check_shutdown(ctx: CheckContext) -> None:
