@@ -267,6 +267,36 @@ def test_the_kernel_log_stays_in_the_launchers_stderr(
         time.sleep(0.05)
 
 
+def test_the_kernel_log_stays_out_of_a_handler_a_cell_adds(tmp_path: Path) -> None:
+    """Regression: a cell that sends the root logger to ``sys.stdout`` (what
+    ``logging.basicConfig(force=True)`` does with stderr) got the kernel's own warnings as
+    its output, and a warning from the IOPub thread would have had that thread wait for
+    room in IOPub, which only it makes. The kernel's log keeps going to the launcher."""
+    kernel = _launch(tmp_path)
+    try:
+        to_stdout = "logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))"
+        _run(kernel.client, f"import logging, sys\n{to_stdout}")
+        code = (
+            "import logging, threading\n"
+            "logging.getLogger('kernelwire.kernel').warning('kernel-marker-7731')\n"
+            "thread = threading.Thread(\n"
+            "    target=logging.getLogger('kernelwire.kernel.iopub').warning,\n"
+            "    args=('thread-marker-7731',),\n"
+            ")\n"
+            "thread.start()\n"
+            "thread.join()\n"
+            "logging.getLogger('user').warning('user-marker-7731')\n"
+        )
+        assert _streams(_run(kernel.client, code)) == {"stdout": "user-marker-7731\n"}
+        deadline = time.monotonic() + TIMEOUT
+        while "thread-marker-7731" not in kernel.stderr.read_text():
+            assert time.monotonic() < deadline, kernel.stderr.read_text()
+            time.sleep(0.05)
+        assert "kernel-marker-7731" in kernel.stderr.read_text()
+    finally:
+        _stop(kernel)
+
+
 def test_fds_are_restored_when_the_kernel_stops(tmp_path: Path) -> None:
     kernel = _launch(tmp_path)
     try:

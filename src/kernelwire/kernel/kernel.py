@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import getpass
+import logging
 import platform
 import sys
 from contextlib import ExitStack
@@ -27,6 +28,7 @@ from .history import History
 from .integrations import install_display_integrations
 from .introspection import complete, help_page, inspect_code, is_complete
 from .limits import KernelLimits
+from .logs import OutsideTheStreams
 from .outstream import Flusher, OutStream
 
 __all__ = ["Kernel", "PythonKernel", "get_kernel"]
@@ -87,6 +89,9 @@ class PythonKernel(KernelBase):
 
         undo.callback(restore)
         sys.stdout, sys.stderr = self.stdout, self.stderr
+        # the kernel's own log never becomes cell output, whatever handlers a cell adds
+        own_log = OutsideTheStreams((self.stdout, self.stderr))
+        undo.callback(own_log.install(logging.getLogger("kernelwire")))
         builtins.input, getpass.getpass = self.stdin.input, self.stdin.getpass
         sys.modules["__main__"] = self.executor.module
         undo.callback(install_display_integrations().uninstall)

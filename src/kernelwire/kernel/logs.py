@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
+from typing import Any
 
 log = logging.getLogger("kernelwire.kernel")
 
@@ -100,3 +102,39 @@ class RejectionLog:
                 self._timer = None
             counts, self._counts = self._counts, {}
         self._summarize(counts)
+
+
+class OutsideTheStreams(logging.Handler):
+    """The kernel's own log records, while it serves: handled by the root logger's handlers,
+    as if propagated, except by a handler that writes into the kernel's ``sys.stdout`` or
+    ``sys.stderr`` (one a cell added, say with ``logging.basicConfig(force=True)``).
+
+    The kernel's log is not a cell's output, and the IOPub thread must never write into
+    those streams: a publish may wait for room in IOPub, which only the IOPub thread makes.
+    Installed on the ``kernelwire`` logger, which then stops propagating (see
+    :meth:`install`).
+    """
+
+    def __init__(self, streams: Collection[Any]) -> None:
+        super().__init__()
+        self._streams = streams
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for handler in logging.getLogger().handlers:
+            if getattr(handler, "stream", None) in self._streams:
+                continue
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+    def install(self, logger: logging.Logger) -> Any:
+        """Take ``logger``'s records to the root's handlers through this handler; returns
+        what undoes it."""
+        propagated = logger.propagate
+        logger.addHandler(self)
+        logger.propagate = False
+
+        def undo() -> None:
+            logger.removeHandler(self)
+            logger.propagate = propagated
+
+        return undo
