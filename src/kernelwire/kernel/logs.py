@@ -112,7 +112,8 @@ class OutsideTheStreams(logging.Handler):
     The kernel's log is not a cell's output, and the IOPub thread must never write into
     those streams: a publish may wait for room in IOPub, which only the IOPub thread makes.
     Installed on the ``kernelwire`` logger, which then stops propagating (see
-    :meth:`install`).
+    :meth:`install`). With no other root handler a record is dropped: logging's last
+    resort would write it to ``sys.stderr``, into the streams.
     """
 
     def __init__(self, streams: Collection[Any]) -> None:
