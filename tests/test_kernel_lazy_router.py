@@ -138,3 +138,69 @@ def test_an_abort_after_an_error_leaves_requests_naming_a_subshell_to_the_subshe
     finally:
         client.stop_channels()
         process.cleanup()
+
+
+ROUTER_RUNS = "import threading\nprint('kernelwire-shell-router' in [t.name for t in threading.enumerate()])"
+
+
+def router_runs(client: BlockingClient) -> bool:
+    """Whether the kernel's shell router thread runs, as a main-shell cell sees it."""
+    return client.execute(ROUTER_RUNS, timeout=TIMEOUT).stdout == "True\n"
+
+
+def test_the_main_thread_reads_the_router_again_once_the_last_subshell_ended(
+    client: BlockingClient,
+) -> None:
+    """Regression: once started, the router thread stayed for good, and every main-shell
+    request after a subshell came and went paid the thread hop each way (a "pass"
+    round trip 20-30% slower). It ends once the last subshell's thread has; the next
+    subshell starts it again, and both shells keep working throughout."""
+    assert not router_runs(client)
+    for round_ in range(3):
+        first, second = client.create_subshell(), client.create_subshell()
+        assert router_runs(client)
+        assert client.execute("print(1)", subshell_id=first, timeout=TIMEOUT).stdout == "1\n"
+        client.delete_subshell(first)
+        assert router_runs(client)  # one subshell is left
+        assert client.execute("print(2)", subshell_id=second, timeout=TIMEOUT).stdout == "2\n"
+        client.delete_subshell(second)
+        deadline = time.monotonic() + TIMEOUT
+        while router_runs(client):  # the thread ends after a request of the main shell
+            assert time.monotonic() < deadline, f"the router still runs (round {round_})"
+        assert client.execute(f"print({round_})", timeout=TIMEOUT).stdout == f"{round_}\n"
+
+
+def test_requests_queued_while_the_router_hands_back_keep_their_order(
+    client: BlockingClient,
+) -> None:
+    """Requests the router thread had handed to the main shell when it ended are answered
+    before those the main thread then reads from the ROUTER itself, in the order sent."""
+    for round_ in range(5):
+        subshell_id = client.create_subshell()
+        client.execute("pass", subshell_id=subshell_id, timeout=TIMEOUT)
+        client.delete_subshell(subshell_id)
+        msg_ids = [send_without_waiting(client, f"print({round_ * 100 + i})") for i in range(30)]
+        for i, msg_id in enumerate(msg_ids):
+            outputs = client.collect_outputs(msg_id, TIMEOUT)
+            texts = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
+            assert texts == [f"{round_ * 100 + i}\n"]
+        assert client.execute("print('after')", timeout=TIMEOUT).stdout == "after\n"
+
+
+def test_a_subshell_created_while_the_router_hands_back_is_served(
+    client: BlockingClient,
+) -> None:
+    """A subshell created just as the main thread takes the ROUTER back starts routing
+    again: its requests and the main shell's are all answered."""
+    for round_ in range(20):
+        old = client.create_subshell()
+        client.delete_subshell(old)
+        pending = send_without_waiting(client, f"print('main {round_}')")  # may hand back
+        new = client.create_subshell()
+        result = client.execute(f"print('sub {round_}')", subshell_id=new, timeout=TIMEOUT)
+        assert result.stdout == f"sub {round_}\n"
+        outputs = client.collect_outputs(pending, TIMEOUT)
+        assert [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"] == [
+            f"main {round_}\n"
+        ]
+        client.delete_subshell(new)

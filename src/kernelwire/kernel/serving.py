@@ -86,6 +86,7 @@ class SocketServer:
                 self._router.main_shell,
                 self._router.start,
                 lambda frames, reply_socket: kernel.subshells.route(frames, reply_socket),
+                self._router.hand_back,
             )
         )
         self.io = KernelIO(
@@ -206,25 +207,31 @@ class SocketServer:
         )
         reading: zmq.Socket[Any] | None = None
         poller = zmq.Poller()
+        subshells = kernel.subshells
         while not kernel._stopping.is_set():
             frames = None
+            ready: dict[Any, int] = {}
             with ExitStack() as held:  # the ROUTER is the main thread's only under the lock
                 source = shell
                 if port is not None:
                     held.enter_context(port.lock)
                     if port.switch_asked:
                         port.switch_now()
-                    source = port.current
+                    elif port.routing and subshells.all_ended:  # nothing to route to now
+                        port.hand_back()
+                    frames = port.take_handed()
+                    source = port.routed if frames is not None else port.current
                     if port.routing:  # the main thread alone reads its PAIR: no lock needed
                         held.close()
-                if source is not reading:  # the first time, and once routing starts
-                    poller = zmq.Poller()
-                    for socket in (source, wake, stdin):
-                        poller.register(socket, zmq.POLLIN)
-                    reading = source
-                ready = dict(poller.poll())
-                if source in ready:  # the signed frames as bytes: the codec's fast path
-                    frames = recv_frames(source, zmq.NOBLOCK, copy=False)
+                if frames is None:
+                    if source is not reading:  # the first time, and at each switch
+                        poller = zmq.Poller()
+                        for socket in (source, wake, stdin):
+                            poller.register(socket, zmq.POLLIN)
+                        reading = source
+                    ready = dict(poller.poll())
+                    if source in ready:  # the signed frames as bytes: the codec's fast path
+                        frames = recv_frames(source, zmq.NOBLOCK, copy=False)
             if wake in ready:
                 wake.recv(zmq.NOBLOCK)
             if stdin in ready:
@@ -297,7 +304,10 @@ class ShellRouter:
     request to the main shell (:attr:`main_shell`, an inproc PAIR the main thread reads as
     it would the ROUTER) or to the subshell its header names, and sends every shell's
     replies. The main shell's queue is bounded by ``shell_rcvhwm`` as the ROUTER's is: when
-    it is full, the router waits (and so does everything behind it)."""
+    it is full, the router waits (and so does everything behind it).
+
+    Once the last subshell has ended, the thread hands the ROUTER back to the main thread
+    (:meth:`hand_back`); the next subshell starts it again."""
 
     def __init__(self, kernel: KernelBase, context: zmq.Context[Any], router: zmq.Socket[Any]):
         self.kernel, self.context, self.router = kernel, context, router
@@ -305,49 +315,61 @@ class ShellRouter:
         self._main_url = f"inproc://kernelwire-shell-{id(self)}"
         self._replies_url = f"inproc://kernelwire-subshell-replies-{id(self)}"
         self._stop_url = f"inproc://kernelwire-shell-stop-{id(self)}"
-        # made here, each used by one thread after: the main thread's end, the subshells'
-        # replies (one PUSH shared under a lock) and what they arrive on, the stop signal
+        # made here, each used by one thread at a time after: the main thread's end, the
+        # subshells' replies (one PUSH shared under a lock) and what they arrive on, the
+        # stop signal; the router thread's ends of the PAIRs too, made once (a PAIR refuses
+        # a new peer while it still holds the old one), used by each router thread in turn
         self.main_shell = _inproc(context, zmq.PAIR, self.hwm)
         self.main_shell.bind(self._main_url)
         self._replies = _inproc(context, zmq.PULL, self.hwm)
         self._replies.bind(self._replies_url)
         self._stop = _inproc(context, zmq.PAIR, 1)
         self._stop.bind(self._stop_url)
+        self._to_main = _inproc(context, zmq.PAIR, self.hwm)
+        self._to_main.connect(self._main_url)
+        self._stopper = _inproc(context, zmq.PAIR, 1)
+        self._stopper.connect(self._stop_url)
         subshell_replies = _inproc(context, zmq.PUSH, self.hwm)
         subshell_replies.connect(self._replies_url)
         self._outbox = LockedSender(subshell_replies)
-        self._thread = threading.Thread(
-            target=self._route, name="kernelwire-shell-router", daemon=True
-        )
+        self._thread: threading.Thread | None = None  # while routing
 
     def open_outbox(self) -> LockedSender:
         """What a subshell thread sends its replies on."""
         return self._outbox
 
     def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._route, name="kernelwire-shell-router", daemon=True
+        )
         self._thread.start()
+
+    def hand_back(self) -> None:
+        """Stop routing: the thread forwards what the shells answered and ends, leaving the
+        ROUTER open for the main thread (which then reads what the thread had handed to
+        the main shell and not been read yet: see ShellPort.hand_back)."""
+        self._end_thread()
 
     def stop(self) -> None:
         """Forward what the shells answered, then close every socket of the router."""
-        if self._thread.ident is not None:
-            self._stop.send(b"")
-            self._thread.join(timeout=5)
-        else:  # no subshell ever started
-            self.router.close()
-            self._replies.close()
+        self._end_thread()
         self._outbox.close()
+        for socket in (self.router, self._replies, self._to_main, self._stopper):
+            socket.close()
         for socket in (self.main_shell, self._stop):
             socket.close()
 
+    def _end_thread(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.send(b"")
+            thread.join(timeout=5)
+
     def _route(self) -> None:
         """The router's thread: requests to the main shell or a subshell, replies from them
-        to the ROUTER; until :meth:`stop` (then it closes the ROUTER, once what was
-        answered is sent)."""
-        router, replies = self.router, self._replies
-        main = _inproc(self.context, zmq.PAIR, self.hwm)
-        main.connect(self._main_url)
-        stopper = self.context.socket(zmq.PAIR)
-        stopper.connect(self._stop_url)
+        to the ROUTER; until :meth:`hand_back` or :meth:`stop`, once what was answered is
+        sent."""
+        router, replies, main, stopper = self.router, self._replies, self._to_main, self._stopper
         route = self.kernel.subshells.route
         poller = zmq.Poller()
         for socket in (router, main, replies, stopper):
@@ -364,15 +386,13 @@ class ShellRouter:
                         for frames in _drain(source):
                             router.send_multipart(frames, copy=False)
                 if stopper in ready:
+                    stopper.recv()
                     for source in (main, replies):
                         for frames in _drain(source, limit=None):
                             router.send_multipart(frames, copy=False)
                     return
         except zmq.ContextTerminated:
             pass
-        finally:
-            for socket in (router, main, replies, stopper):
-                socket.close()
 
 
 def _inproc(context: zmq.Context[Any], kind: int, hwm: int) -> zmq.Socket[Any]:

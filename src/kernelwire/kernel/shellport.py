@@ -1,27 +1,32 @@
-"""The main shell's end of the shell channel: the shell ROUTER itself until the first
-subshell exists, then the shell router thread (see :mod:`.serving`).
+"""The main shell's end of the shell channel: the shell ROUTER itself while no subshell
+exists, the shell router thread while one does (see :mod:`.serving`).
 
 Routing every main-shell request through a router thread costs a thread hop each way, so
 the main thread reads and answers the ROUTER itself while there is nothing to route to.
-The switch to routing happens when the first subshell starts, and must not wait for the
-main thread: it may be running a long cell, and the subshell is there to answer meanwhile.
+The switch to routing happens when a subshell starts, and must not wait for the main
+thread: it may be running a long cell, and the subshell is there to answer meanwhile.
 
 The ROUTER moves from one thread to the other under :attr:`ShellPort.lock` (a lock gives
 the full memory barrier libzmq asks for when a socket changes threads): the main thread
 holds it only while it polls, reads or sends (never while a hook runs), so whoever takes
 it first after a switch is asked (the main thread waking from its poll, or the subshell's
-thread while the main thread runs a cell) hands the ROUTER to the router thread, for good.
+thread while the main thread runs a cell) hands the ROUTER to the router thread.
+
+The main thread takes the ROUTER back between two requests once every subshell has ended
+(:meth:`ShellPort.hand_back`): the router thread forwards what the shells answered and
+ends, and the requests it had handed to the main shell are read before the ROUTER's.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import zmq
 
-from ..transport import send_frames
+from ..transport import recv_frames, send_frames
 
 
 class ShellPort:
@@ -35,12 +40,17 @@ class ShellPort:
         routed: zmq.Socket[Any],
         start_router: Callable[[], None],
         route: Callable[[list[Any], Any], bool],
+        stop_router: Callable[[], None],
     ) -> None:
         """``route(frames, reply_socket)`` hands a request naming a subshell to it (see
-        :meth:`.SubshellManager.route`), as the router thread does once it runs."""
+        :meth:`.SubshellManager.route`), as the router thread does once it runs;
+        ``stop_router()`` ends the router thread, leaving the ROUTER open."""
         self.router, self.routed = router, routed
         self._start_router = start_router
+        self._stop_router = stop_router
         self._route = route
+        #: Requests the router thread handed to the main shell before it ended, unread.
+        self._handed: deque[list[Any]] = deque()
         #: Held by whoever uses :attr:`router` while the main thread owns it.
         self.lock = threading.Lock()
         self.routing = False
@@ -59,18 +69,37 @@ class ShellPort:
         if not self.routing and not self.closed:
             self._start_router()
             self.routing = True
+        self.switch_asked = False
 
     def start_routing(self, wake_main: Callable[[], object]) -> None:
         """Route from now on; returns once the router thread owns the ROUTER. Called from a
         new subshell's thread: ``wake_main`` ends the main thread's poll of the ROUTER, so
         the lock is free at once when the main thread is idle, and it is free anyway while
-        the main thread runs a request."""
-        if self.routing:
-            return
+        the main thread runs a request. Asked even when routing already: the main thread
+        may be taking the ROUTER back at this moment (see :meth:`hand_back`), and does not
+        while this is asked."""
         self.switch_asked = True
         wake_main()
         with self.lock:
             self.switch_now()
+
+    def hand_back(self) -> None:
+        """Take the ROUTER back from the router thread, which forwards what the shells
+        answered and ends (call from the main thread with :attr:`lock` held, once no
+        subshell is left: one starting now waits for the lock, then routing starts
+        again). What the thread had handed to the main shell is read first (see
+        :meth:`take_handed`)."""
+        if not self.routing or self.switch_asked:
+            return
+        self._stop_router()
+        self.routing = False
+        while (frames := recv_frames(self.routed, zmq.NOBLOCK, copy=False)) is not None:
+            self._handed.append(frames)
+
+    def take_handed(self) -> list[Any] | None:
+        """The oldest request the router thread handed to the main shell and nobody has
+        read yet; None when there is none (call with :attr:`lock` held)."""
+        return self._handed.popleft() if self._handed else None
 
     def send_multipart(
         self, frames: Any, flags: int = 0, copy: bool = True, track: bool = False
@@ -84,6 +113,9 @@ class ShellPort:
         reads here, must not take them)."""
         while True:
             with self.lock:
+                handed = self.take_handed()
+                if handed is not None:
+                    return handed
                 source = self.current
                 frames = source.recv_multipart(flags | zmq.NOBLOCK, copy=copy)
             if source is not self.router or not self._route(frames, self):

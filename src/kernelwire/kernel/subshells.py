@@ -184,6 +184,8 @@ class SubshellManager:
         self._open_outbox = open_outbox
         self._lock = threading.Lock()
         self._subshells: dict[str, Subshell] = {}
+        #: Subshell threads created and not ended (deleted ones finish their queue first).
+        self._threads = 0
 
     @property
     def supported(self) -> bool:
@@ -208,8 +210,16 @@ class SubshellManager:
                 daemon=True,
             )
             self._subshells[subshell_id] = Subshell(subshell_id, inbox, thread)
+            self._threads += 1
         thread.start()
         return subshell_id
+
+    @property
+    def all_ended(self) -> bool:
+        """Whether no subshell exists and every subshell thread has ended (so none will
+        send a reply): the shell router can stop (see ``ShellPort.hand_back``). One
+        created now starts routing again itself."""
+        return self._threads == 0
 
     def delete(self, subshell_id: str) -> None:
         """Stop a subshell (its thread ends after the requests already routed to it)."""
@@ -288,6 +298,8 @@ class SubshellManager:
             log.exception("subshell %s ended", subshell_id)
         finally:
             kernel._leave_shell()
+            with self._lock:
+                self._threads -= 1
 
 
 def _peek_subshell_id(frames: list[Any], feed_identities: Callable[..., Any]) -> object:
