@@ -140,7 +140,10 @@ def test_an_abort_after_an_error_leaves_requests_naming_a_subshell_to_the_subshe
         process.cleanup()
 
 
-ROUTER_RUNS = "import threading\nprint('kernelwire-shell-router' in [t.name for t in threading.enumerate()])"
+ROUTER_RUNS = (
+    "import threading\n"
+    "print('kernelwire-shell-router' in [thread.name for thread in threading.enumerate()])"
+)
 
 
 def router_runs(client: BlockingClient) -> bool:
