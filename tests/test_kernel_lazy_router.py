@@ -5,11 +5,13 @@ Each test starts a kernel of its own, as the switch happens once per kernel."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client import BlockingKernelClient
@@ -146,6 +148,11 @@ ROUTER_RUNS = (
 )
 
 
+def stdout_of(outputs: list[dict[str, Any]]) -> str:
+    """The stream text of a request's outputs (however the kernel split it in messages)."""
+    return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
+
+
 def router_runs(client: BlockingClient) -> bool:
     """Whether the kernel's shell router thread runs, as a main-shell cell sees it."""
     return client.execute(ROUTER_RUNS, timeout=TIMEOUT).stdout == "True\n"
@@ -184,9 +191,7 @@ def test_requests_queued_while_the_router_hands_back_keep_their_order(
         client.delete_subshell(subshell_id)
         msg_ids = [send_without_waiting(client, f"print({round_ * 100 + i})") for i in range(30)]
         for i, msg_id in enumerate(msg_ids):
-            outputs = client.collect_outputs(msg_id, TIMEOUT)
-            texts = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
-            assert texts == [f"{round_ * 100 + i}\n"]
+            assert stdout_of(client.collect_outputs(msg_id, TIMEOUT)) == f"{round_ * 100 + i}\n"
         assert client.execute("print('after')", timeout=TIMEOUT).stdout == "after\n"
 
 
@@ -202,8 +207,43 @@ def test_a_subshell_created_while_the_router_hands_back_is_served(
         new = client.create_subshell()
         result = client.execute(f"print('sub {round_}')", subshell_id=new, timeout=TIMEOUT)
         assert result.stdout == f"sub {round_}\n"
-        outputs = client.collect_outputs(pending, TIMEOUT)
-        assert [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"] == [
-            f"main {round_}\n"
-        ]
+        assert stdout_of(client.collect_outputs(pending, TIMEOUT)) == f"main {round_}\n"
         client.delete_subshell(new)
+
+
+def test_the_router_hands_back_while_the_main_shells_queue_is_full(tmp_path: Path) -> None:
+    """Regression (found by review): with the main shell's queue full behind a long cell,
+    the router thread waited for room, missed the hand-back, and the main thread gave up on
+    it after 5 s and took the ROUTER anyway: requests were stranded in the queue and two
+    threads sent on the ROUTER. Before the hand-back existed, the router waiting for room
+    and the main thread waiting to send a reply could wait for each other for good."""
+    go = tmp_path / "go"
+    process = start_kernel(
+        (sys.executable, "-m", "kernelwire.kernel", "-f", "{connection_file}"),
+        connection_file=str(tmp_path / "kernel.json"),
+        cwd=str(tmp_path),
+        env={**os.environ, "KERNELWIRE_LIMITS": "shell_rcvhwm=2"},
+    )
+    try:
+        with BlockingClient(process.info, kernel=process) as client:
+            client.wait_for_ready(TIMEOUT)
+            subshell_id = client.create_subshell()
+            client.execute("pass", subshell_id=subshell_id, timeout=TIMEOUT)
+            long_id = send_without_waiting(
+                client,
+                "import os, time\n"
+                f"while not os.path.exists({str(go)!r}):\n"
+                "    time.sleep(0.01)\n"
+                "print('long')",
+            )
+            msg_ids = [send_without_waiting(client, f"print({i})") for i in range(20)]
+            time.sleep(1.0)  # lets the router fill the main shell's queue and wait for room
+            client.delete_subshell(subshell_id)  # its thread ends: the router may go
+            time.sleep(0.5)  # lets the subshell's thread end before the long cell does
+            go.touch()
+            assert stdout_of(client.collect_outputs(long_id, TIMEOUT)) == "long\n"
+            for i, msg_id in enumerate(msg_ids):
+                assert stdout_of(client.collect_outputs(msg_id, TIMEOUT)) == f"{i}\n"
+            assert client.execute("print('after')", timeout=TIMEOUT).stdout == "after\n"
+    finally:
+        process.cleanup()

@@ -25,6 +25,8 @@ import logging
 import os
 import signal
 import threading
+from collections import deque
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -344,11 +346,16 @@ class ShellRouter:
         )
         self._thread.start()
 
-    def hand_back(self) -> None:
+    def hand_back(self, take: Callable[[], None]) -> None:
         """Stop routing: the thread forwards what the shells answered and ends, leaving the
-        ROUTER open for the main thread (which then reads what the thread had handed to
-        the main shell and not been read yet: see ShellPort.hand_back)."""
-        self._end_thread()
+        ROUTER open for the main thread. ``take()`` (the main thread's) reads what the
+        thread handed to the main shell, until the thread has ended: a thread waiting for
+        room in the main shell's full queue would otherwise never see the stop."""
+        thread = self._signal_stop(_HAND_BACK)
+        while thread is not None and thread.is_alive():
+            take()
+            thread.join(_HAND_BACK_STEP)
+        take()
 
     def stop(self) -> None:
         """Forward what the shells answered, then close every socket of the router."""
@@ -360,10 +367,18 @@ class ShellRouter:
             socket.close()
 
     def _end_thread(self) -> None:
-        thread, self._thread = self._thread, None
+        thread = self._signal_stop(_STOP)
         if thread is not None:
-            self._stop.send(b"")
             thread.join(timeout=5)
+
+    def _signal_stop(self, command: bytes) -> threading.Thread | None:
+        """Tell the router thread to end; the thread, or None when none runs (one that
+        died is not signalled: a stop left unread would end the next one at once)."""
+        thread, self._thread = self._thread, None
+        if thread is None or not thread.is_alive():
+            return None
+        self._stop.send(command)
+        return thread
 
     def _route(self) -> None:
         """The router's thread: requests to the main shell or a subshell, replies from them
@@ -371,6 +386,10 @@ class ShellRouter:
         sent."""
         router, replies, main, stopper = self.router, self._replies, self._to_main, self._stopper
         route = self.kernel.subshells.route
+        # Requests for the main shell wait here while its queue is full, and the ROUTER is
+        # not read meanwhile: the thread never blocks on the main shell, which may itself
+        # wait for room to send a reply (the two would wait for each other for ever).
+        waiting: deque[list[Any]] = deque()
         poller = zmq.Poller()
         for socket in (router, main, replies, stopper):
             poller.register(socket, zmq.POLLIN)
@@ -380,19 +399,41 @@ class ShellRouter:
                 if router in ready:
                     for frames in _drain(router):
                         if not route(frames, router):
-                            main.send_multipart(frames, copy=False)
+                            waiting.append(frames)
                 for source in (main, replies):
-                    if source in ready:
+                    if ready.get(source, 0) & zmq.POLLIN:
                         for frames in _drain(source):
                             router.send_multipart(frames, copy=False)
+                _pass_on(waiting, main)
+                poller.modify(router, 0 if waiting else zmq.POLLIN)
+                poller.modify(main, zmq.POLLIN | (zmq.POLLOUT if waiting else 0))
                 if stopper in ready:
-                    stopper.recv()
+                    handing_back = stopper.recv() == _HAND_BACK
                     for source in (main, replies):
                         for frames in _drain(source, limit=None):
                             router.send_multipart(frames, copy=False)
+                    while handing_back and waiting:  # the main thread reads them meanwhile
+                        main.send_multipart(waiting.popleft(), copy=False)
                     return
         except zmq.ContextTerminated:
             pass
+
+
+#: Seconds between two reads of the main shell's queue while the router thread ends.
+_HAND_BACK_STEP = 0.01
+#: What ends the router thread: handing the ROUTER back (the requests it holds go to the
+#: main shell), or the kernel's end (they are dropped, with the ROUTER).
+_HAND_BACK, _STOP = b"hand back", b"stop"
+
+
+def _pass_on(waiting: deque[list[Any]], main: zmq.Socket[Any]) -> None:
+    """Hand the main shell as many of the ``waiting`` requests as its queue has room for."""
+    while waiting:
+        try:
+            main.send_multipart(waiting[0], zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return
+        waiting.popleft()
 
 
 def _inproc(context: zmq.Context[Any], kind: int, hwm: int) -> zmq.Socket[Any]:

@@ -40,11 +40,12 @@ class ShellPort:
         routed: zmq.Socket[Any],
         start_router: Callable[[], None],
         route: Callable[[list[Any], Any], bool],
-        stop_router: Callable[[], None],
+        stop_router: Callable[[Callable[[], None]], None],
     ) -> None:
         """``route(frames, reply_socket)`` hands a request naming a subshell to it (see
         :meth:`.SubshellManager.route`), as the router thread does once it runs;
-        ``stop_router()`` ends the router thread, leaving the ROUTER open."""
+        ``stop_router(take)`` ends the router thread, leaving the ROUTER open, and calls
+        ``take()`` meanwhile to read what it hands to the main shell."""
         self.router, self.routed = router, routed
         self._start_router = start_router
         self._stop_router = stop_router
@@ -91,8 +92,11 @@ class ShellPort:
         :meth:`take_handed`)."""
         if not self.routing or self.switch_asked:
             return
-        self._stop_router()
+        self._stop_router(self._take_routed)
         self.routing = False
+
+    def _take_routed(self) -> None:
+        """Keep what the router thread handed to the main shell, to be read first."""
         while (frames := recv_frames(self.routed, zmq.NOBLOCK, copy=False)) is not None:
             self._handed.append(frames)
 

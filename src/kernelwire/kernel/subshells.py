@@ -283,6 +283,13 @@ class SubshellManager:
 
     def _serve(self, subshell_id: str, inbox: SubshellInbox) -> None:
         """A subshell's thread: its requests, one after the other, until it is deleted."""
+        try:
+            self._serve_requests(subshell_id, inbox)
+        finally:
+            with self._lock:
+                self._threads -= 1
+
+    def _serve_requests(self, subshell_id: str, inbox: SubshellInbox) -> None:
         kernel = self.kernel
         assert self._open_outbox is not None
         outbox = self._open_outbox()
@@ -298,8 +305,6 @@ class SubshellManager:
             log.exception("subshell %s ended", subshell_id)
         finally:
             kernel._leave_shell()
-            with self._lock:
-                self._threads -= 1
 
 
 def _peek_subshell_id(frames: list[Any], feed_identities: Callable[..., Any]) -> object:
