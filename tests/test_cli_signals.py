@@ -104,7 +104,14 @@ def kill_leftover(pid):
 )
 def test_a_stop_signal_shuts_the_started_kernel_down(env, tmp_path, kernel, signum, said):
     marker = tmp_path / "interrupted"
-    run = start_kernelwire("run", *kernel, sleeping_cell(marker), env=env)
+    stop_a_run(env, kernel, sleeping_cell(marker), marker, signum, said)
+
+
+def stop_a_run(env, kernel, cell, marker, signum, said):
+    """Run ``cell`` (one that prints its pids, then creates ``marker`` when interrupted),
+    stop the run with ``signum``: it says ``said`` in one line and exits 128 + signum, the
+    cell was interrupted, and nothing is left of the kernel."""
+    run = start_kernelwire("run", *kernel, cell, env=env)
     kernel_pid = None
     try:
         kernel_pid, _ = read_pids(run)
@@ -141,21 +148,9 @@ def test_an_interrupt_the_kernel_missed_is_sent_again(env, tmp_path, kernel):
     """Regression: ``kernelwire run`` sent one SIGINT and then shutdown_request at once; a
     kernel that missed the signal was shut down with the cell still running (seen once with
     ipykernel in CI). Now SIGINT goes again until the cell has ended."""
-    marker = tmp_path / "interrupted"
-    run = start_kernelwire("run", *kernel, first_sigint_ignored_cell(marker), env=env)
-    kernel_pid = None
-    try:
-        kernel_pid, _ = read_pids(run)
-        run.send_signal(signal.SIGTERM)
-        assert run.wait(60) == 128 + signal.SIGTERM
-        assert run.stderr.read() == "kernelwire run: stopped by SIGTERM\n"
-        assert marker.exists()  # the second SIGINT interrupted the code
-        assert wait_gone(kernel_pid)
-        assert leftovers(env) == []
-    finally:
-        kill_and_close(run)
-        if kernel_pid is not None:
-            kill_leftover(kernel_pid)
+    marker = tmp_path / "interrupted"  # by the second SIGINT
+    cell = first_sigint_ignored_cell(marker)
+    stop_a_run(env, kernel, cell, marker, signal.SIGTERM, "stopped by SIGTERM")
 
 
 @KERNELS
