@@ -1,13 +1,14 @@
 """A kernel serving a connection file: its ZeroMQ sockets and the threads that own them.
 
 Threads and what each owns (a ZeroMQ socket is used by one thread at a time; the shell
-ROUTER moves to the shell router once, under a lock, see :mod:`.shellport`):
+ROUTER moves between the main thread and the shell router under a lock, see
+:mod:`.shellport`):
 
-- main: the main shell (the shell ROUTER until the first subshell starts, then requests
-  from the shell router, below; see :mod:`.shellport`) and the stdin ROUTER;
+- main: the main shell (the shell ROUTER while no subshell exists, else requests from the
+  shell router, below; see :mod:`.shellport`) and the stdin ROUTER;
   runs the kernel's hooks, so ``KeyboardInterrupt`` from SIGINT lands in them (the handler
   raises only while a hook runs, see :mod:`.interrupts`).
-- shell router (from the first subshell on): the shell ROUTER; hands each request to the
+- shell router (while subshells exist): the shell ROUTER; hands each request to the
   main shell (an inproc PAIR) or to the subshell its header names (see :mod:`.subshells`),
   and sends the replies of all of them. So a subshell is answered while the main thread
   runs a long cell.
@@ -306,7 +307,8 @@ class ShellRouter:
     request to the main shell (:attr:`main_shell`, an inproc PAIR the main thread reads as
     it would the ROUTER) or to the subshell its header names, and sends every shell's
     replies. The main shell's queue is bounded by ``shell_rcvhwm`` as the ROUTER's is: when
-    it is full, the router waits (and so does everything behind it).
+    it is full, the router reads the ROUTER no more until it has room (so everything
+    behind waits), and sends the replies meanwhile.
 
     Once the last subshell has ended, the thread hands the ROUTER back to the main thread
     (:meth:`hand_back`); the next subshell starts it again."""
@@ -335,6 +337,8 @@ class ShellRouter:
         subshell_replies.connect(self._replies_url)
         self._outbox = LockedSender(subshell_replies)
         self._thread: threading.Thread | None = None  # while routing
+        #: Requests for the main shell an ended router thread still held (see hand_back).
+        self._held: list[list[Any]] = []
 
     def open_outbox(self) -> LockedSender:
         """What a subshell thread sends its replies on."""
@@ -346,16 +350,15 @@ class ShellRouter:
         )
         self._thread.start()
 
-    def hand_back(self, take: Callable[[], None]) -> None:
+    def hand_back(self) -> list[list[Any]]:
         """Stop routing: the thread forwards what the shells answered and ends, leaving the
-        ROUTER open for the main thread. ``take()`` (the main thread's) reads what the
-        thread handed to the main shell, until the thread has ended: a thread waiting for
-        room in the main shell's full queue would otherwise never see the stop."""
+        ROUTER open for the main thread. Returns the requests for the main shell it held
+        for want of room in the main shell's queue (newer than those in the queue)."""
         thread = self._signal_stop(_HAND_BACK)
-        while thread is not None and thread.is_alive():
-            take()
-            thread.join(_HAND_BACK_STEP)
-        take()
+        if thread is not None:
+            thread.join()  # the thread waits on nothing but its poll: see _route
+        held, self._held = self._held, []
+        return held
 
     def stop(self) -> None:
         """Forward what the shells answered, then close every socket of the router."""
@@ -390,6 +393,7 @@ class ShellRouter:
         # not read meanwhile: the thread never blocks on the main shell, which may itself
         # wait for room to send a reply (the two would wait for each other for ever).
         waiting: deque[list[Any]] = deque()
+        held_back = False  # the ROUTER is not polled, the main shell's room is
         poller = zmq.Poller()
         for socket in (router, main, replies, stopper):
             poller.register(socket, zmq.POLLIN)
@@ -398,29 +402,38 @@ class ShellRouter:
                 ready = dict(poller.poll())
                 if router in ready:
                     for frames in _drain(router):
-                        if not route(frames, router):
+                        if not self._route_one(route, frames):
                             waiting.append(frames)
                 for source in (main, replies):
                     if ready.get(source, 0) & zmq.POLLIN:
                         for frames in _drain(source):
                             router.send_multipart(frames, copy=False)
                 _pass_on(waiting, main)
-                poller.modify(router, 0 if waiting else zmq.POLLIN)
-                poller.modify(main, zmq.POLLIN | (zmq.POLLOUT if waiting else 0))
+                if bool(waiting) != held_back:  # the poller watches what matters now
+                    held_back = bool(waiting)
+                    poller.modify(router, 0 if held_back else zmq.POLLIN)
+                    poller.modify(main, zmq.POLLIN | (zmq.POLLOUT if held_back else 0))
                 if stopper in ready:
                     handing_back = stopper.recv() == _HAND_BACK
                     for source in (main, replies):
                         for frames in _drain(source, limit=None):
                             router.send_multipart(frames, copy=False)
-                    while handing_back and waiting:  # the main thread reads them meanwhile
-                        main.send_multipart(waiting.popleft(), copy=False)
+                    if handing_back:  # the main thread reads them after the queue's
+                        self._held = list(waiting)
                     return
         except zmq.ContextTerminated:
             pass
 
+    def _route_one(self, route: Callable[[list[Any], Any], bool], frames: list[Any]) -> bool:
+        """``route(frames)``, but a failure (a bug of ours) drops that one message rather
+        than end the thread that all shell traffic goes through."""
+        try:
+            return route(frames, self.router)
+        except Exception:
+            log.exception("routing a shell message failed: dropped")
+            return True
 
-#: Seconds between two reads of the main shell's queue while the router thread ends.
-_HAND_BACK_STEP = 0.01
+
 #: What ends the router thread: handing the ROUTER back (the requests it holds go to the
 #: main shell), or the kernel's end (they are dropped, with the ROUTER).
 _HAND_BACK, _STOP = b"hand back", b"stop"

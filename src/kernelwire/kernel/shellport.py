@@ -31,8 +31,9 @@ from ..transport import recv_frames, send_frames
 
 class ShellPort:
     """What the main shell reads its requests from and sends its replies on
-    (``recv_multipart``/``send_multipart`` as a socket): ``direct`` (the ROUTER) until
-    :meth:`start_routing`, then ``routed`` (the router thread's inproc PAIR)."""
+    (``recv_multipart``/``send_multipart`` as a socket): the ROUTER itself, or from
+    :meth:`start_routing` to :meth:`hand_back` ``routed`` (the router thread's inproc
+    PAIR)."""
 
     def __init__(
         self,
@@ -40,12 +41,12 @@ class ShellPort:
         routed: zmq.Socket[Any],
         start_router: Callable[[], None],
         route: Callable[[list[Any], Any], bool],
-        stop_router: Callable[[Callable[[], None]], None],
+        stop_router: Callable[[], list[list[Any]]],
     ) -> None:
         """``route(frames, reply_socket)`` hands a request naming a subshell to it (see
         :meth:`.SubshellManager.route`), as the router thread does once it runs;
-        ``stop_router(take)`` ends the router thread, leaving the ROUTER open, and calls
-        ``take()`` meanwhile to read what it hands to the main shell."""
+        ``stop_router()`` ends the router thread, leaving the ROUTER open, and returns the
+        requests for the main shell it still held."""
         self.router, self.routed = router, routed
         self._start_router = start_router
         self._stop_router = stop_router
@@ -92,13 +93,11 @@ class ShellPort:
         :meth:`take_handed`)."""
         if not self.routing or self.switch_asked:
             return
-        self._stop_router(self._take_routed)
+        held = self._stop_router()
         self.routing = False
-
-    def _take_routed(self) -> None:
-        """Keep what the router thread handed to the main shell, to be read first."""
         while (frames := recv_frames(self.routed, zmq.NOBLOCK, copy=False)) is not None:
             self._handed.append(frames)
+        self._handed.extend(held)  # newer than what it had put in the queue
 
     def take_handed(self) -> list[Any] | None:
         """The oldest request the router thread handed to the main shell and nobody has
