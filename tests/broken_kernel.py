@@ -1,7 +1,9 @@
 """A deliberately broken kernel for ``kernelwire check``'s tests, in raw pyzmq.
 
 It signs what it sends, but never verifies what it receives (so unsigned, wrongly signed
-and replayed requests all run) and never publishes busy/idle. Everything else is plain:
+and replayed requests all run) and never publishes busy/idle. Its completer answers the
+first request with no match at all, as a completer out of time would (ipykernel's once
+did on a loaded machine), and offers ``print`` after. Everything else is plain:
 kernel_info, execute (stdout captured and published as a stream), shutdown.
 
     python tests/broken_kernel.py -f CONNECTION_FILE
@@ -24,7 +26,7 @@ import zmq
 DELIM = b"<IDS|MSG>"
 #: Requests answered with a fixed, well-formed reply (beyond ``status: ok``).
 SIMPLE_REPLIES: dict[str, dict[str, Any]] = {
-    "complete_request": {"matches": [], "cursor_start": 0, "cursor_end": 0, "metadata": {}},
+    "complete_request": {"matches": ["print"], "cursor_start": 0, "cursor_end": 4, "metadata": {}},
     "inspect_request": {"found": False, "data": {}, "metadata": {}},
     "is_complete_request": {"status": "unknown"},
     "history_request": {"history": []},
@@ -50,6 +52,7 @@ def main() -> None:
         sockets[name].bind(url + str(info[f"{name}_port"]))
     namespace: dict[str, Any] = {}
     count = 0
+    completions = 0
 
     def send(
         sock: zmq.Socket[Any],
@@ -110,6 +113,10 @@ def main() -> None:
                     },
                     header,
                 )
+            elif msg_type == "complete_request" and completions == 0:
+                completions += 1
+                empty = {**SIMPLE_REPLIES[msg_type], "matches": [], "cursor_end": 0}
+                send(sock, idents, "complete_reply", {"status": "ok", **empty}, header)
             elif msg_type in SIMPLE_REPLIES:
                 reply_type = msg_type.replace("_request", "_reply")
                 send(sock, idents, reply_type, {"status": "ok", **SIMPLE_REPLIES[msg_type]}, header)

@@ -192,12 +192,6 @@ def test_xeus_python_is_started_by_handshake_and_runs_replayed_messages(
     run = runs["kw-xeus"]
     assert run.returncode == 1, str(run)
     for name in (*CONFORMANCE_CORE, "conformance.handshake"):
-        if name == "conformance.complete" and run.status(name) == "fail":
-            # Once in a CI run (Python 3.10, five checks at once) its completer answered
-            # "prin" with no matches at all: a well-formed reply, xeus' own miss. Any
-            # other failure of the check still fails here.
-            assert run.evidence(name) == "no match offers 'print' (matches: [])", str(run)
-            continue
         assert run.status(name) == "pass", str(run)
     assert run.report["kernel"]["implementation"] == "xeus-python"
     # It keeps no record of the signatures it has seen: the same frames run twice.
@@ -219,8 +213,10 @@ def test_the_broken_kernel_is_flagged_for_what_it_does_wrong(runs: dict[str, Run
     assert "the code ran 2 times" in run.evidence("security.replay")
     assert run.status("conformance.status_framing") == "fail", str(run)
     assert "statuses none" in run.evidence("conformance.status_framing")
-    # What it does right is not flagged.
+    # What it does right is not flagged; its completer, which gives up the first time, is
+    # asked again (regression: one empty answer from ipykernel failed a CI run).
     for name in (
+        "conformance.complete",
         "conformance.kernel_info",
         "conformance.execute_ok",
         "conformance.stream",
