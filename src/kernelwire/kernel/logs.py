@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 log = logging.getLogger("kernelwire.kernel")
@@ -127,7 +127,7 @@ class OutsideTheStreams(logging.Handler):
             if record.levelno >= handler.level:
                 handler.handle(record)
 
-    def install(self, logger: logging.Logger) -> Any:
+    def install(self, logger: logging.Logger) -> Callable[[], None]:
         """Take ``logger``'s records to the root's handlers through this handler; returns
         what undoes it."""
         propagated = logger.propagate

@@ -291,15 +291,18 @@ class OutStream(io.TextIOBase):
         if not count:
             return
         interrupted: KeyboardInterrupt | None = None
-        for parent, run in groupby(pending[:count], key=_PARENT):
-            texts = list(map(_TEXT, run))
-            del pending[: len(texts)]
-            # Counted again from what is left (a write landing now): a racing count is righted.
+        try:
+            for parent, run in groupby(pending[:count], key=_PARENT):
+                texts = list(map(_TEXT, run))
+                del pending[: len(texts)]
+                try:
+                    self._publish(self.channel, "".join(texts), parent)
+                except KeyboardInterrupt as exc:  # raised once the message is queued (see
+                    interrupted = exc  # iopub's guard): the other runs go out first
+        finally:
+            # Counted again from what is left (a write landing now): a racing count is
+            # righted; once, not per run (runs alternate when two shells print at once).
             self._pending_chars = sum(len(t) for _, t in pending)
-            try:
-                self._publish(self.channel, "".join(texts), parent)
-            except KeyboardInterrupt as exc:  # raised once the message is queued (see
-                interrupted = exc  # iopub's guard): the other runs go out first
         if interrupted is not None:
             raise interrupted
 

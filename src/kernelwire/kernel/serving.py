@@ -362,17 +362,19 @@ class ShellRouter:
 
     def stop(self) -> None:
         """Forward what the shells answered, then close every socket of the router."""
-        self._end_thread()
-        self._outbox.close()
-        for socket in (self.router, self._replies, self._to_main, self._stopper):
-            socket.close()
-        for socket in (self.main_shell, self._stop):
-            socket.close()
-
-    def _end_thread(self) -> None:
         thread = self._signal_stop(_STOP)
         if thread is not None:
             thread.join(timeout=5)
+        self._outbox.close()
+        for socket in (
+            self.router,
+            self._replies,
+            self._to_main,
+            self._stopper,
+            self.main_shell,
+            self._stop,
+        ):
+            socket.close()
 
     def _signal_stop(self, command: bytes) -> threading.Thread | None:
         """Tell the router thread to end; the thread, or None when none runs (one that
