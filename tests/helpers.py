@@ -198,3 +198,12 @@ def stream_texts_until_idle(client: Any, msg_id: str, timeout: float) -> list[st
             texts.append(msg["content"]["text"])
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             return texts
+
+
+def stdout_of(messages: list[dict[str, Any]]) -> str:
+    """The stdout text among ``messages`` (however the kernel split it into messages)."""
+    return "".join(
+        m["content"]["text"]
+        for m in messages
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )

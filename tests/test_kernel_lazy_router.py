@@ -11,11 +11,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jupyter_client import BlockingKernelClient
 
+from helpers import stdout_of
 from kernelwire.client import BlockingClient, KernelTimeout, start_kernel
 
 TIMEOUT = 60.0  # only turns a hang into a failure
@@ -146,11 +146,6 @@ ROUTER_RUNS = (
     "import threading\n"
     "print('kernelwire-shell-router' in [thread.name for thread in threading.enumerate()])"
 )
-
-
-def stdout_of(outputs: list[dict[str, Any]]) -> str:
-    """The stream text of a request's outputs (however the kernel split it in messages)."""
-    return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
 
 
 def router_runs(client: BlockingClient) -> bool:

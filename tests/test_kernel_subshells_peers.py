@@ -21,7 +21,12 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from helpers import ipykernel_answers_unknown_subshells, start_managed_kernel, stop_managed_kernel
+from helpers import (
+    ipykernel_answers_unknown_subshells,
+    start_managed_kernel,
+    stdout_of,
+    stop_managed_kernel,
+)
 
 TIMEOUT = 60.0  # only turns a hang into a failure
 KERNELS = {
@@ -113,14 +118,6 @@ def iopub_until_idle(kc: BlockingKernelClient, *msg_ids: str) -> dict[str, list[
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             idle.add(parent_id)
     return found
-
-
-def stdout_of(messages: list[dict[str, Any]]) -> str:
-    return "".join(
-        m["content"]["text"]
-        for m in messages
-        if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
-    )
 
 
 def test_kernel_info_announces_subshells(kc: BlockingKernelClient) -> None:
